@@ -1,0 +1,85 @@
+"""The one settings object. Read once at the edge (CLI, UI, eval) and passed down.
+
+Every field can be set by an environment variable `LABQA_<FIELD>` (upper case); the LLM key and endpoint
+also accept the standard `OPENAI_API_KEY` / `OPENAI_BASE_URL`. Unknown `LABQA_*` variables are errors, so a
+typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import SettingsError
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LABQA_", extra="forbid", frozen=True)
+
+    home: Path = Field(CHECKOUT / ".labqa", description="Where the embedded Chroma store and model cache live.")
+    data_dir: Path = Field(CHECKOUT / "data", description="Default source folder for `labqa ingest`.")
+    listing_year: int = Field(
+        2026,
+        description="Year of the paper listing: a listing date without a year (e.g. 'May 30') is in this year, "
+        "recorded as year_inferred=true.",
+    )
+    chroma_url: str | None = Field(
+        None, description="URL of a `chroma run` server (e.g. http://127.0.0.1:8000); unset = embedded store in home."
+    )
+    chunk_tokens: int = Field(200, ge=32, le=256, description="Max word-piece tokens per chunk (model limit 256).")
+    chunk_overlap_sentences: int = Field(1, ge=0, le=3, description="Sentences repeated between adjacent chunks.")
+    embed_batch_size: int = Field(32, ge=1, le=512, description="Texts per embedding call during ingest.")
+    embed_threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = all cores.")
+    top_k: int = Field(6, ge=1, le=50, description="Papers cited for a topic question.")
+    candidate_k: int = Field(30, ge=5, le=500, description="Chunks each retriever returns before fusion.")
+    abstain_threshold: float = Field(
+        0.30,
+        description="Best dense cosine below which, with no strong lexical match, the assistant abstains "
+        "(calibrated on eval/questions.jsonl; see eval/QUESTIONS.md).",
+    )
+    llm_model: str | None = Field(None, description="Model name at the OpenAI-compatible endpoint; unset = offline.")
+    openai_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("LABQA_OPENAI_API_KEY", "OPENAI_API_KEY"), description="API key."
+    )
+    openai_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("LABQA_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+        description="Endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama; unset = api.openai.com.",
+    )
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM request is abandoned.")
+    llm_fallback: bool = Field(
+        True, description="On an LLM failure, answer with the offline answerer (clearly marked) instead of failing."
+    )
+
+    @property
+    def llm_configured(self) -> bool:
+        # The LLM is used only when a model is named: an OPENAI_API_KEY left in the environment for other
+        # tools must never make LabQA call a remote service on its own.
+        return bool(self.llm_model)
+
+    @property
+    def llm_endpoint(self) -> str:
+        return self.openai_base_url or "https://api.openai.com/v1"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (plus explicit overrides), with friendly errors."""
+    known = {f"LABQA_{name.upper()}" for name in Settings.model_fields}
+    known |= {"LABQA_OPENAI_API_KEY", "LABQA_OPENAI_BASE_URL"}
+    unknown = sorted(k for k in os.environ if k.startswith("LABQA_") and k not in known)
+    if unknown:
+        raise SettingsError(
+            f"Unknown setting(s) {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+        )
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"LABQA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise SettingsError(f"Bad setting: {problems}") from None

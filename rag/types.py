@@ -1,0 +1,167 @@
+"""Typed records passed between stages: sources → Paper → Chunk → Evidence → Answer(Citation)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Where a record came from: file, 1-based line, and which kind of source it was."""
+
+    path: str
+    line: int
+    kind: str  # "listing" (title/authors/header) or "abstracts" (abstracts-only file)
+
+
+@dataclass
+class Paper:
+    paper_id: str
+    title: str
+    title_source: str  # "listing" or "derived" (an abstract with no listing entry)
+    authors: list[str]
+    authors_truncated: bool  # the listing names at most three authors, then "et al."
+    date: str | None  # as given in the listing, e.g. "Nov 23, 2022" or "May 30"
+    year: int | None
+    year_inferred: bool  # the listing date had no year; see Settings.listing_year
+    category: str | None  # arXiv code, e.g. "cs.CV"
+    has_code: bool
+    urls: list[str]
+    score: float | None  # leading number of the listing header, kept uninterpreted
+    abstract: str  # primary text: the listing's when there is one
+    other_abstracts: list[str] = field(default_factory=list)  # other versions of the same abstract
+    provenance: list[SourceRef] = field(default_factory=list)
+
+    @property
+    def url(self) -> str | None:
+        return self.urls[0] if self.urls else None
+
+    @property
+    def authors_display(self) -> str:
+        if not self.authors:
+            return "authors unknown"
+        names = ", ".join(self.authors)
+        return names + (" et al." if self.authors_truncated else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Paper:
+        d = dict(d)
+        d["provenance"] = [SourceRef(**p) for p in d.get("provenance", [])]
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str  # deterministic: paper id + position + content hash
+    paper_id: str
+    position: int
+    text: str  # the passage (sentences of one abstract version)
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its fused score."""
+
+    chunk_id: str
+    text: str
+    score: float
+
+
+@dataclass
+class Evidence:
+    """One paper as retrieval returns it: once per paper, with its best passages."""
+
+    paper: Paper
+    score: float  # fused (RRF) score, or 1.0 for catalog (metadata) matches
+    passages: list[Passage]
+    dense: float = 0.0  # best cosine similarity of the paper's chunks to the question
+    lexical: float = 0.0  # best BM25 score of the paper's chunks
+
+
+@dataclass
+class Filters:
+    """Catalog filters; every set field must match (AND)."""
+
+    year_from: int | None = None
+    year_to: int | None = None
+    authors: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    has_code: bool | None = None
+    paper_ids: list[str] = field(default_factory=list)  # restrict to these (follow-ups: "those")
+
+    def is_empty(self) -> bool:
+        return not (
+            self.year_from or self.year_to or self.authors or self.categories or self.has_code is not None
+            or self.paper_ids
+        )
+
+    def describe(self) -> str:
+        parts = []
+        if self.year_from and self.year_to and self.year_from == self.year_to:
+            parts.append(f"year {self.year_from}")
+        elif self.year_from and self.year_to:
+            parts.append(f"years {self.year_from}–{self.year_to}")
+        elif self.year_from:
+            parts.append(f"year ≥ {self.year_from}")
+        elif self.year_to:
+            parts.append(f"year ≤ {self.year_to}")
+        if self.authors:
+            parts.append("author " + " and ".join(self.authors))
+        if self.categories:
+            parts.append("category " + " or ".join(self.categories))
+        if self.has_code is not None:
+            parts.append("with released code" if self.has_code else "without released code")
+        if self.paper_ids:
+            parts.append(f"the {len(self.paper_ids)} paper(s) from the previous answer")
+        return ", ".join(parts)
+
+
+@dataclass
+class Citation:
+    n: int
+    paper_id: str
+    title: str
+    authors: list[str]
+    authors_truncated: bool
+    year: int | None
+    date: str | None
+    category: str | None
+    url: str | None
+    has_code: bool
+    snippet: str  # the supporting passage
+    highlights: list[str] = field(default_factory=list)  # sentences of the snippet the answer used
+
+
+@dataclass
+class SourceHit:
+    paper_id: str
+    title: str
+    score: float
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    answerer: str  # "offline" or "<model> @ <endpoint>" (plus a fallback note when it applies)
+    abstained: bool
+    citations: list[Citation]
+    sources: list[SourceHit]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    filters: str = ""  # human description of the filters applied, "" when none
+    notes: list[str] = field(default_factory=list)  # warnings shown to the user (fallbacks, removed citations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Turn:
+    """One message of a conversation (OpenAI-style role/content)."""
+
+    role: str  # "user" or "assistant"
+    content: str
