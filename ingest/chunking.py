@@ -5,19 +5,9 @@ every chunk as metadata that llama-index puts in front of the text when embeddin
 from __future__ import annotations
 
 import hashlib
-import re
 
+from rag.text import sentences
 from rag.types import Chunk, Paper
-
-# Sentence ends: ., ! or ? followed by space and an upper-case letter/digit/quote — but not after common
-# abbreviations ("e.g.", "i.e.", "et al.", "vs.") or inside decimals ("0.1%").
-_ABBREV = r"(?<!\be\.g)(?<!\bi\.e)(?<!\bet al)(?<!\bvs)(?<!\betc)(?<!\bFig)(?<!\bEq)"
-SENTENCE_END = re.compile(rf"{_ABBREV}(?<=[.!?])\s+(?=[A-Z0-9\"“(\[])")
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
-
 
 def header(paper: Paper) -> str:
     """What the embedding sees in front of every chunk (must match rag.store.chunk_node's metadata)."""

@@ -139,3 +139,12 @@ def all_ids(collection: Any, page: int = 20000) -> set[str]:
         if len(got["ids"]) < page:
             return ids
         offset += page
+
+
+def chunk_node_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Any:
+    """Rebuild the llama-index node that ingest stored (same metadata, same embed/BM25 view)."""
+    from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+    node = metadata_dict_to_node(meta, text=text)
+    node.id_ = chunk_id
+    return node

@@ -155,7 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
     def owner(self) -> FakeOpenAIServer:
         return cast(_HTTPServer, self.server).owner
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # keep pytest output clean
 
     # ---- routing -------------------------------------------------------------------------------

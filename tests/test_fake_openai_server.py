@@ -269,13 +269,18 @@ def test_base_url_and_plain_http_errors(srv: FakeOpenAIServer) -> None:
     assert srv.base_url == f"http://127.0.0.1:{srv.port}/v1"
     with pytest.raises(urllib.error.HTTPError) as exc_info:
         urllib.request.urlopen(f"{srv.url}/v1/nope", timeout=5)
-    assert exc_info.value.code == 404
-    assert json.loads(exc_info.value.read())["error"]["code"] == "unknown_url"
+    with exc_info.value as not_found:  # HTTPError owns the socket; close it
+        assert not_found.code == 404
+        assert json.loads(not_found.read())["error"]["code"] == "unknown_url"
 
     bad = urllib.request.Request(f"{srv.base_url}/chat/completions", data=b"{oops", method="POST")
     with pytest.raises(urllib.error.HTTPError) as exc_info:
         urllib.request.urlopen(bad, timeout=5)
-    assert exc_info.value.code == 400
+    with exc_info.value as bad_request:
+        assert bad_request.code == 400
+        assert json.loads(bad_request.read())["error"]["type"] == "invalid_request_error"
+    assert srv.requests == []  # unparseable bodies are logged but not added to requests
+    assert [r.body for r in srv.log] == [None, None]
 
 
 def test_concurrent_requests_are_all_recorded(srv: FakeOpenAIServer, make_client: ClientFactory) -> None:

@@ -1,0 +1,152 @@
+"""The offline answerer: an answer composed only of sentences from the sources, each with its [n].
+Topic questions get the sentences that answer them, grouped by paper; list questions a list of papers
+with a one-line gist each; counts, authors and dates come from the catalog."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.planning import Plan, Planner
+from rag.prompts import ABSTAIN_PREFIX, AUTHORS_CAVEAT, NO_MATCH
+from rag.text import sentences, terms
+from rag.types import Evidence, Paper
+
+PROPOSAL = re.compile(r"\b(we (?:propose|introduce|present|develop|construct|design|conduct|reproduce|"
+                      r"systematize|derive)|this (?:paper|work|survey|article)|in this (?:paper|work|survey)|"
+                      r"to (?:address|bridge|tackle|fill) (?:this|these)|is (?:a|an|the first) )", re.I)
+QUANTITY = re.compile(r"\b(how (?:many|much|large|big)|what (?:size|number|percentage|gain|improvement))\b", re.I)
+
+
+@dataclass
+class Cited:
+    evidence: Evidence
+    highlights: list[str]
+    snippet: str
+
+
+def compose(plan: Plan, planner: Planner) -> tuple[str, list[Cited]]:
+    qterms = terms(plan.topic or plan.parsed.question)
+    quantity = bool(QUANTITY.search(plan.parsed.question))
+    cited: list[Cited] = []
+
+    def cite(ev: Evidence, sents: list[str]) -> str:
+        cited.append(Cited(ev, sents, _snippet(ev, sents)))
+        return f"[{len(cited)}]"
+
+    def best(ev: Evidence, n: int = 1) -> list[str]:
+        return _best_sentences(ev.paper, qterms, planner, n, quantity)
+
+    k = plan.kind
+    caveat = bool(plan.filters.authors or plan.parsed.unknown_authors or k == "authors")
+    lines: list[str] = []
+    if k == "abstain":
+        near = "; ".join(_short(p) for p in plan.nearest) or "none"
+        lines.append(f"{ABSTAIN_PREFIX} {plan.topic.rstrip('?.')}. "
+                     f"The nearest topics it does cover are in: {near}.")
+    elif k == "none":
+        what = plan.filters.describe() or ""
+        if plan.parsed.unknown_authors:
+            what = "author " + " and ".join(plan.parsed.unknown_authors)
+        extra = f" about “{plan.topic}”" if plan.topic and not plan.parsed.unknown_authors else ""
+        lines.append(f"{NO_MATCH} {what}{extra}.".replace("  ", " "))
+    elif k == "count":
+        n = len(plan.papers)
+        lines.append(f"**{n}** paper{'s' if n != 1 else ''} match{'es' if n == 1 else ''} "
+                     f"({_criteria(plan)}):")
+        for ev in plan.papers:
+            lines.append(f"- **{ev.paper.title}** ({_when(ev.paper)}) {cite(ev, [])}")
+    elif k == "authors":
+        for ev in plan.papers:
+            p = ev.paper
+            who = p.authors_display if p.authors else "unknown authors (this paper has no listing entry)"
+            lines.append(f"**{p.title}** is by {who} {cite(ev, [])}.")
+    elif k == "order":
+        first, rest = plan.papers[0], plan.papers[1:]
+        word = "most recent" if plan.parsed.order == "desc" else "earliest"
+        lines.append(f"The {word} is **{first.paper.title}**, published {_when(first.paper)} {cite(first, [])}.")
+        if rest:
+            lines.append("The others, in order:")
+            for ev in rest:
+                lines.append(f"- **{ev.paper.title}** ({_when(ev.paper)}) {cite(ev, [])}")
+    elif k == "detail":
+        ev = plan.papers[0]
+        sents = best(ev, 3)
+        lines.append(f"**{ev.paper.title}** ({_byline(ev.paper)}) {' '.join(sents)} {cite(ev, sents)}")
+        if ev.paper.url:
+            lines.append(f"Code or project page: {ev.paper.url}")
+    elif k == "list":
+        n = len(plan.papers)
+        head = f"{n} paper{'s' if n != 1 else ''}"
+        lines.append(f"{head} match ({_criteria(plan)}):" if (plan.filters.describe() or plan.topic) else f"{head}:")
+        for ev in plan.papers:
+            s = best(ev, 1)
+            lines.append(f"- **{ev.paper.title}** ({_byline(ev.paper)}): {' '.join(s)} {cite(ev, s)}")
+    else:  # topic
+        if len(plan.papers) == 1:
+            ev = plan.papers[0]
+            sents = best(ev, 2)
+            lines.append(f"{' '.join(sents)} {cite(ev, sents)}")
+            lines.append(f"(From **{ev.paper.title}**, {_byline(ev.paper)}.)")
+        else:
+            lines.append(f"{len(plan.papers)} papers in the collection bear on this:")
+            for ev in plan.papers:
+                s = best(ev, 1)
+                lines.append(f"- **{_short(ev.paper)}** ({_when(ev.paper)}): {' '.join(s)} {cite(ev, s)}")
+    if plan.parsed.refers_back and plan.filters.paper_ids and k not in ("abstain",):
+        lines.insert(0, f"Looking at the {len(plan.filters.paper_ids)} paper(s) from the previous answer:")
+    if caveat:
+        lines.append(AUTHORS_CAVEAT)
+    return "\n".join(lines), cited
+
+
+def _criteria(plan: Plan) -> str:
+    parts = [x for x in [plan.filters.describe() if not plan.filters.paper_ids else "",
+                         f"about “{plan.topic}”" if plan.topic else ""] if x]
+    return "; ".join(parts) or "all papers"
+
+
+def _best_sentences(paper: Paper, qterms: list[str], planner: Planner, n: int, quantity: bool) -> list[str]:
+    sents = sentences(paper.abstract)
+    if not sents:
+        return []
+    scored = []
+    for i, s in enumerate(sents):
+        st = set(terms(s))
+        score = planner.vocab.overlap(qterms, st)
+        if PROPOSAL.search(s):
+            score += 1.5
+        if quantity and re.search(r"\d", s):
+            score += 2.0
+        score -= 0.05 * i  # earlier sentences state the contribution; break ties towards them
+        scored.append((score, i, s))
+    top = sorted(scored, key=lambda t: -t[0])[:n]
+    return [s for _, _, s in sorted(top, key=lambda t: t[1])]  # keep the abstract's order
+
+
+def _snippet(ev: Evidence, highlights: list[str]) -> str:
+    for p in ev.passages:
+        if highlights and all(h in p.text for h in highlights):
+            return p.text
+    for p in ev.passages:
+        if highlights and any(h in p.text for h in highlights):
+            return p.text
+    return ev.passages[0].text if ev.passages else ev.paper.abstract[:600]
+
+
+def _short(p: Paper) -> str:
+    head = p.title.split(":")[0]
+    return head if ":" in p.title and len(head.split()) <= 4 else p.title
+
+
+def _when(p: Paper) -> str:
+    if not p.date:
+        return "date unknown"
+    return f"{p.date}, {p.year}" if p.year_inferred else p.date
+
+
+def _byline(p: Paper) -> str:
+    bits = [p.authors_display if p.authors else "authors unknown", _when(p)]
+    if p.category:
+        bits.append(p.category)
+    return ", ".join(bits)

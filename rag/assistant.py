@@ -1,0 +1,159 @@
+"""The one typed API used by the CLI, the UI and eval: Assistant.ask / chat / stream → Answer."""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Iterator
+from functools import cached_property
+
+from rag.answer_offline import Cited, compose
+from rag.citations import check
+from rag.errors import LLMError, QuestionError
+from rag.planning import Plan, Planner
+from rag.query_parser import parse
+from rag.settings import Settings
+from rag.types import Answer, Citation, Filters, SourceHit, Turn
+
+MAX_QUESTION_CHARS = 2000
+OFFLINE = "offline"
+
+
+def clean_question(question: str) -> str:
+    """Control characters out, whitespace folded; empty or oversized questions are errors."""
+    if not isinstance(question, str):
+        raise QuestionError("The question must be text.")
+    text = "".join(" " if unicodedata.category(c).startswith("C") else c for c in question)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise QuestionError("The question is empty. Ask something about the group's papers, e.g. "
+                            "“What has the group done on recommendation unlearning?”")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"The question is {len(text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+                            "Ask a shorter question.")
+    return text
+
+
+def _mostly_non_latin(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(1 for c in letters if ord(c) > 0x24F) / len(letters) > 0.3
+
+
+class Assistant:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def index(self):  # type: ignore[no-untyped-def]
+        from rag.embedding import Embedder
+        from rag.retrieval import Index
+
+        embedder = Embedder(self.settings.home / "models", self.settings.embed_threads)
+        index = Index(self.settings, embedder)
+        embedder.warm()
+        return index
+
+    @cached_property
+    def planner(self) -> Planner:
+        return Planner(self.index)
+
+    @cached_property
+    def llm(self):  # type: ignore[no-untyped-def]
+        if not self.settings.llm_configured:
+            return None
+        from rag.answer_llm import LLMAnswerer
+
+        return LLMAnswerer(self.settings)
+
+    @property
+    def answerer_label(self) -> str:
+        return self.llm.label if self.llm else OFFLINE
+
+    def ask(self, question: str, filters: Filters | None = None, history: list[Turn] | None = None,
+            mode: str = "hybrid", use_metadata: bool = True, offline: bool = False) -> Answer:
+        answer = None
+        for item in self.stream(question, filters, history, mode, use_metadata, offline):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def chat(self, history: list[Turn], question: str, filters: Filters | None = None) -> Answer:
+        return self.ask(question, filters=filters, history=history)
+
+    def stream(self, question: str, filters: Filters | None = None, history: list[Turn] | None = None,
+               mode: str = "hybrid", use_metadata: bool = True, offline: bool = False) -> Iterator[str | Answer]:
+        """Yields pieces of the answer text as they are produced, then the final Answer."""
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        text_q = clean_question(question)
+        history = history or []
+        parsed = parse(text_q, self.index.catalog, self.settings.listing_year)
+        timings["parse_ms"] = (time.perf_counter() - t0) * 1000
+        t = time.perf_counter()
+        plan = self.planner.plan(parsed, history, filters, mode=mode, use_metadata=use_metadata)
+        timings["retrieve_ms"] = (time.perf_counter() - t) * 1000
+        notes: list[str] = []
+        if _mostly_non_latin(text_q):
+            notes.append("LabQA's embedding model reads English; questions in other languages may find less.")
+
+        t = time.perf_counter()
+        answerer = OFFLINE
+        text = None
+        if self.llm and not offline and plan.kind in ("topic", "detail") and plan.papers:
+            try:
+                parts: list[str] = []
+                for delta in self.llm.stream(plan, history, text_q):
+                    parts.append(delta)
+                    yield delta
+                text = "".join(parts)
+                answerer = self.llm.label
+            except LLMError as exc:
+                if not self.settings.llm_fallback:
+                    raise
+                notes.append(f"{exc} Showing the offline answer instead.")
+                answerer = f"{OFFLINE} (fallback: {self.llm.label} failed)"
+                yield f"\n\n⚠ {exc} Showing the offline answer instead.\n\n"
+        elif self.llm and not offline:
+            answerer = f"{OFFLINE} (exact catalog answer; the LLM is used for topic questions)" \
+                if plan.kind not in ("abstain",) else f"{OFFLINE} (nothing relevant retrieved; the LLM was not called)"
+        if text is None:
+            text, cited = compose(plan, self.planner)
+            for piece in re.split(r"(?<=\n)", text):
+                yield piece
+            citations = self._citations(cited)
+        else:
+            text, citations = self._llm_citations(text, plan, notes)
+        timings["answer_ms"] = (time.perf_counter() - t) * 1000
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        abstained = plan.kind == "abstain" or (plan.kind == "none" and bool(parsed.unknown_authors)) \
+            or text.startswith(("The collection has nothing on",))
+        yield Answer(
+            question=text_q, answer=text, answerer=answerer, abstained=abstained,
+            citations=[] if abstained else citations,
+            sources=[SourceHit(e.paper.paper_id, e.paper.title, round(e.score, 6)) for e in plan.ranked[:20]],
+            timings_ms={k: round(v, 2) for k, v in timings.items()},
+            filters=plan.filters.describe(), notes=notes,
+        )
+
+    def _citations(self, cited: list[Cited]) -> list[Citation]:
+        return [_citation(i, c.evidence.paper, c.snippet, c.highlights) for i, c in enumerate(cited, start=1)]
+
+    def _llm_citations(self, text: str, plan: Plan, notes: list[str]) -> tuple[str, list[Citation]]:
+        clean, order, invalid = check(text, len(plan.papers))
+        if invalid:
+            notes.append(f"Removed citation number(s) {', '.join(map(str, invalid))}: the model cited sources "
+                         f"it was not given (it had {len(plan.papers)}).")
+        out = []
+        for n in order:
+            ev = plan.papers[n - 1]
+            out.append(_citation(n, ev.paper, ev.passages[0].text if ev.passages else ev.paper.abstract[:600], []))
+        return clean, out
+
+
+def _citation(n: int, paper, snippet: str, highlights: list[str]) -> Citation:  # type: ignore[no-untyped-def]
+    return Citation(n=n, paper_id=paper.paper_id, title=paper.title, authors=paper.authors,
+                    authors_truncated=paper.authors_truncated, year=paper.year, date=paper.date,
+                    category=paper.category, url=paper.url, has_code=paper.has_code, snippet=snippet,
+                    highlights=highlights)
