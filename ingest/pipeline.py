@@ -143,7 +143,7 @@ def _add_chunks(settings: Settings, collection, todo: list[Chunk], papers: dict[
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     vector_store = ChromaVectorStore(chroma_collection=collection)
-    embedder = Embedder(settings.home / "models", settings.embed_threads)
+    embedder = Embedder(settings.models_dir, settings.embed_threads)
     # Write in slices no larger than the store accepts; embed each slice just before writing it, so an
     # interruption loses at most one slice of work and memory stays flat on large corpora.
     step = min(256, collection._client.get_max_batch_size() if hasattr(collection, "_client") else 256)

@@ -49,7 +49,7 @@ class Assistant:
         from rag.embedding import Embedder
         from rag.retrieval import Index
 
-        embedder = Embedder(self.settings.home / "models", self.settings.embed_threads)
+        embedder = Embedder(self.settings.models_dir, self.settings.embed_threads)
         index = Index(self.settings, embedder)
         embedder.warm()
         return index

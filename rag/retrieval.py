@@ -48,11 +48,9 @@ class Index:
             raise store.store_error(exc, settings) from exc
         if not records:
             raise StoreError(f"The index at {store.where(settings)} is empty. Run `labqa ingest`.")
-        order = {pid: i for i, pid in enumerate(records)}
-        papers = sorted((r.paper for r in records.values()),
-                        key=lambda p: (min((s.path, s.line) for s in p.provenance) if p.provenance else ("", 0),
-                                       order[p.paper_id]))
-        self.catalog = Catalog(papers)
+        self.catalog = Catalog(sorted((r.paper for r in records.values()),
+                                      key=lambda p: min((s.path, s.line) for s in p.provenance)
+                                      if p.provenance else ("~", 0)))
         self.nodes: dict[str, Any] = {}
         for cid, text, meta in got:
             node = store.chunk_node_from_record(cid, text, meta)

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LABQA_", extra="forbid", frozen=True)
 
     home: Path = Field(CHECKOUT / ".labqa", description="Where the embedded Chroma store and model cache live.")
+    model_cache: Path | None = Field(
+        None, description="Where the ONNX export of the embedding model is cached; unset = <home>/models."
+    )
     data_dir: Path = Field(CHECKOUT / "data", description="Default source folder for `labqa ingest`.")
     listing_year: int = Field(
         2026,
@@ -55,6 +58,10 @@ class Settings(BaseSettings):
     llm_fallback: bool = Field(
         True, description="On an LLM failure, answer with the offline answerer (clearly marked) instead of failing."
     )
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache or self.home / "models"
 
     @property
     def llm_configured(self) -> bool:

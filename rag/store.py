@@ -148,3 +148,17 @@ def chunk_node_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> An
     node = metadata_dict_to_node(meta, text=text)
     node.id_ = chunk_id
     return node
+
+
+def load_catalog(settings: Settings) -> list[Paper]:
+    """The committed papers, in source order (no embedder or retriever needed)."""
+    client = open_client(settings)
+    _, paper_name = collection_names(settings)
+    try:
+        col = client.get_collection(paper_name, embedding_function=None)
+        records = read_papers(col)
+    except Exception as exc:
+        raise StoreError(f"No index for the current settings at {where(settings)} ({type(exc).__name__}). "
+                         "Run `labqa ingest`.") from exc
+    return sorted((r.paper for r in records.values()),
+                  key=lambda p: min((s.path, s.line) for s in p.provenance) if p.provenance else ("~", 0))
