@@ -12,9 +12,10 @@ from rag.prompts import ABSTAIN_PREFIX, AUTHORS_CAVEAT, NO_MATCH
 from rag.text import sentences, terms
 from rag.types import Evidence, Paper
 
-PROPOSAL = re.compile(r"\b(we (?:propose|introduce|present|develop|construct|design|conduct|reproduce|"
+PROPOSAL = re.compile(r"\b(we (?:then |further |also |first )?(?:propose|introduce|present|develop|construct|design|conduct|reproduce|"
                       r"systematize|derive)|this (?:paper|work|survey|article)|in this (?:paper|work|survey)|"
                       r"to (?:address|bridge|tackle|fill) (?:this|these)|is (?:a|an|the first) )", re.I)
+NAMED_CLAIM = re.compile(r"\bwe (?:then |further |also |first )?(?:propose|introduce|present|develop)\b[^.]*\b[A-Z][\w-]*[A-Z]", re.I)
 QUANTITY = re.compile(r"\b(how (?:many|much|large|big)|what (?:size|number|percentage|gain|improvement))\b", re.I)
 
 
@@ -34,8 +35,8 @@ def compose(plan: Plan, planner: Planner) -> tuple[str, list[Cited]]:
         cited.append(Cited(ev, sents, _snippet(ev, sents)))
         return f"[{len(cited)}]"
 
-    def best(ev: Evidence, n: int = 1) -> list[str]:
-        return _best_sentences(ev.paper, qterms, planner, n, quantity)
+    def best(ev: Evidence, n: int = 1, contribution: bool = False) -> list[str]:
+        return _best_sentences(ev.paper, qterms, planner, n, quantity, contribution)
 
     k = plan.kind
     caveat = bool(plan.filters.authors or plan.parsed.unknown_authors or k == "authors")
@@ -71,8 +72,8 @@ def compose(plan: Plan, planner: Planner) -> tuple[str, list[Cited]]:
                 lines.append(f"- **{ev.paper.title}** ({_when(ev.paper)}) {cite(ev, [])}")
     elif k == "detail":
         ev = plan.papers[0]
-        sents = best(ev, 3)
-        lines.append(f"**{ev.paper.title}** ({_byline(ev.paper)}) {' '.join(sents)} {cite(ev, sents)}")
+        sents = best(ev, 4, contribution=True)
+        lines.append(f"**{ev.paper.title}** ({_byline(ev.paper)}): {' '.join(sents)} {cite(ev, sents)}")
         if ev.paper.url:
             lines.append(f"Code or project page: {ev.paper.url}")
     elif k == "list":
@@ -85,13 +86,13 @@ def compose(plan: Plan, planner: Planner) -> tuple[str, list[Cited]]:
     else:  # topic
         if len(plan.papers) == 1:
             ev = plan.papers[0]
-            sents = best(ev, 2)
+            sents = best(ev, 3, contribution=True)
             lines.append(f"{' '.join(sents)} {cite(ev, sents)}")
             lines.append(f"(From **{ev.paper.title}**, {_byline(ev.paper)}.)")
         else:
             lines.append(f"{len(plan.papers)} papers in the collection bear on this:")
-            for ev in plan.papers:
-                s = best(ev, 1)
+            for i, ev in enumerate(plan.papers):
+                s = best(ev, 2 if i == 0 else 1)  # the best match says a little more
                 lines.append(f"- **{_short(ev.paper)}** ({_when(ev.paper)}): {' '.join(s)} {cite(ev, s)}")
     if plan.parsed.refers_back and plan.filters.paper_ids and k not in ("abstain",):
         lines.insert(0, f"Looking at the {len(plan.filters.paper_ids)} paper(s) from the previous answer:")
@@ -106,7 +107,10 @@ def _criteria(plan: Plan) -> str:
     return "; ".join(parts) or "all papers"
 
 
-def _best_sentences(paper: Paper, qterms: list[str], planner: Planner, n: int, quantity: bool) -> list[str]:
+def _best_sentences(paper: Paper, qterms: list[str], planner: Planner, n: int, quantity: bool,
+                    contribution: bool = False) -> list[str]:
+    """The n sentences that best answer the question; with `contribution`, also the sentence that states
+    what the paper does ("we propose …") so a one-paper answer says what the work is."""
     sents = sentences(paper.abstract)
     if not sents:
         return []
@@ -121,6 +125,11 @@ def _best_sentences(paper: Paper, qterms: list[str], planner: Planner, n: int, q
         score -= 0.05 * i  # earlier sentences state the contribution; break ties towards them
         scored.append((score, i, s))
     top = sorted(scored, key=lambda t: -t[0])[:n]
+    if contribution:
+        claim = next(((sc, i, s) for sc, i, s in scored if NAMED_CLAIM.search(s)), None) or next(
+            ((sc, i, s) for sc, i, s in scored if PROPOSAL.search(s)), None)
+        if claim and claim not in top:
+            top.append(claim)
     return [s for _, _, s in sorted(top, key=lambda t: t[1])]  # keep the abstract's order
 
 
@@ -135,8 +144,9 @@ def _snippet(ev: Evidence, highlights: list[str]) -> str:
 
 
 def _short(p: Paper) -> str:
+    """'VoP: Text-Video …' → 'VoP'; titles whose head is not a name ('A Survey on …') stay whole."""
     head = p.title.split(":")[0]
-    return head if ":" in p.title and len(head.split()) <= 4 else p.title
+    return head if ":" in p.title and " " not in head.strip() else p.title
 
 
 def _when(p: Paper) -> str:

@@ -4,9 +4,10 @@ follow-ups resolve "those", "it", "the second one" against the papers of the pre
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from rag.catalog import Catalog, sort_key
+from rag.catalog import Catalog, fold, sort_key
 from rag.query_parser import ParsedQuery
 from rag.retrieval import Index
 from rag.text import Vocabulary, terms
@@ -14,11 +15,14 @@ from rag.types import Evidence, Filters, Paper, Turn
 
 # Calibrated on eval/questions.jsonl (see eval/QUESTIONS.md, "Calibration"): every answerable question
 # clears one of the two bars, no unanswerable one clears either.
-ANSWERABLE_DENSE = 0.42  # best chunk cosine similarity
-ANSWERABLE_COVERAGE = 0.70  # share of the question's IDF mass present in one paper
-KEEP_RATIO = 0.55  # a topic answer cites papers whose fused score is at least this share of the best
-KEEP_COVERAGE = 0.5
-KEEP_DENSE = 0.35
+ANSWERABLE_DENSE = 0.41  # best chunk cosine similarity (unanswerable max 0.403, answerable min 0.416)
+ANSWERABLE_COVERAGE = 0.50  # share of the question's IDF mass in one paper (unanswerable max 0.374)
+# Besides the best paper, a topic answer cites papers that contain most of the question's distinctive
+# words, or that are nearly as close in meaning and share some of them.
+KEEP_COVERAGE = 0.75
+KEEP_DENSE_GAP = 0.08
+KEEP_DENSE_COVERAGE = 0.35
+KEEP_DENSE = 0.35  # dense floor when ranking catalog matches by topic
 
 
 @dataclass
@@ -60,12 +64,16 @@ class Planner:
         metadata_filters = not Filters(**{**f.__dict__, "paper_ids": []}).is_empty()
         if scope is not None or (use_metadata and metadata_filters):
             candidates = self.catalog.filter(f)
+            if parsed.ordinal and scope is not None:  # "the second one": a question about that paper
+                candidates = _pick(candidates, parsed.ordinal)
+                if intent in ("topic", "list"):
+                    intent = "detail"
             if parsed.topic and intent in ("list", "count", "order", "topic") and candidates:
-                candidates = self._topical(parsed.topic, candidates, mode, strict=intent != "topic")
+                any_term = bool(re.search(r"\bor\b", parsed.question))
+                candidates = self._topical(parsed.topic, candidates, mode, strict=intent != "topic",
+                                           any_term=any_term)
             if intent == "topic":
                 intent = "list" if len(candidates) != 1 else "detail"
-            if parsed.ordinal and scope is not None:
-                candidates = _pick(candidates, parsed.ordinal)
             if intent == "order":
                 candidates = sorted(candidates, key=sort_key, reverse=parsed.order == "desc")
             ev = [self._evidence(p, parsed.topic) for p in candidates]
@@ -75,33 +83,52 @@ class Planner:
         if not ranked or not self._answerable(ranked, qterms):
             return Plan(parsed, "abstain", ranked=ranked, topic=parsed.topic or parsed.question,
                         nearest=[e.paper for e in ranked[:3]])
-        best = ranked[0].score
-        keep = [e for e in ranked
-                if e.score >= KEEP_RATIO * best
-                and (e.dense >= KEEP_DENSE or self.coverage(qterms, e.paper.paper_id) >= KEEP_COVERAGE)]
-        keep = keep[: self.index.settings.top_k] or ranked[:1]
-        if intent == "count":
-            intent = "list"
+        best_dense = max(e.dense for e in ranked[:5])
+        keep = ranked[:1]
+        for e in ranked[1: 2 * self.index.settings.top_k]:
+            cov = self.coverage(qterms, e.paper.paper_id)
+            if cov >= KEEP_COVERAGE or (e.dense >= best_dense - KEEP_DENSE_GAP and cov >= KEEP_DENSE_COVERAGE):
+                keep.append(e)
+        keep = self._with_companions(keep[: self.index.settings.top_k])
         if intent in ("authors", "detail"):
             keep = keep[:1]
         if intent == "order":
             keep = sorted(keep, key=sort_key, reverse=parsed.order == "desc")
-        return Plan(parsed, intent if intent != "topic" or len(keep) == 1 else "topic", papers=keep,
-                    ranked=ranked, filters=f, topic=parsed.topic)
+        kind = intent if intent in ("authors", "detail", "order") else "topic"
+        return Plan(parsed, kind, papers=keep, ranked=ranked, filters=f, topic=parsed.topic)
+
+    def _with_companions(self, keep: list[Evidence]) -> list[Evidence]:
+        """Add papers that name a kept paper by its full title (reproducibility companions, extensions):
+        their own abstracts rarely repeat the topic, but they are about the same work."""
+        out = list(keep)
+        have = {e.paper.paper_id for e in keep}
+        for e in keep:
+            title = fold(e.paper.title)
+            for p in self.catalog.papers:
+                if p.paper_id not in have and title in fold(p.title + " " + p.abstract):
+                    out.append(self._evidence(p, ""))
+                    have.add(p.paper_id)
+        return out
 
     def _answerable(self, ranked: list[Evidence], qterms: list[str]) -> bool:
         top = ranked[:5]
         return (max(e.dense for e in top) >= ANSWERABLE_DENSE
                 or max(self.coverage(qterms, e.paper.paper_id) for e in top) >= ANSWERABLE_COVERAGE)
 
-    def _topical(self, topic: str, candidates: list[Paper], mode: str, strict: bool) -> list[Paper]:
+    def _topical(self, topic: str, candidates: list[Paper], mode: str, strict: bool,
+                 any_term: bool = False) -> list[Paper]:
         """Candidates that are about the topic words left in a metadata question ("federated learning")."""
         qterms = terms(topic)
         if not qterms:
             return candidates
-        # Words that most papers share ("learning", "models") say little: require the distinctive ones.
+        # Words that most papers share ("learning", "models") say little: require the distinctive ones
+        # (all of them, or any for "a survey or a benchmark"); a match in the title beats one in the abstract.
         distinctive = [t for t in qterms if self.vocab.df.get(t, 0) <= 0.5 * self.vocab.n] or qterms
-        lexical = [p for p in candidates if all(t in self.paper_terms[p.paper_id] for t in distinctive)]
+        test = any if any_term else all
+        in_title = [p for p in candidates if test(t in set(terms(p.title)) for t in distinctive)]
+        if in_title and any_term:
+            return in_title
+        lexical = [p for p in candidates if test(t in self.paper_terms[p.paper_id] for t in distinctive)]
         if lexical or strict:
             return lexical
         hits = self.index.search(topic, mode=mode, paper_ids=[p.paper_id for p in candidates])

@@ -43,7 +43,7 @@ which who whom whose why will with would you your any all some show list give te
 research group group's lab publications publication articles article published publish written wrote author authors
 co-author co-authored coauthored many much more collection category categories filed under came out up since
 before after between during year years also other rather new one ones please kind sort type there's anything
-something has, done worked working study studies studied deal deals address addresses papers? exist exists
+something has, done worked stand stands called named name mean means working study studies studied deal deals address addresses papers? exist exists
 """.split())
 WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
 
