@@ -9,6 +9,7 @@ import hashlib
 from rag.text import sentences
 from rag.types import Chunk, Paper
 
+
 def header(paper: Paper) -> str:
     """What the embedding sees in front of every chunk (must match rag.store.chunk_node's metadata)."""
     year = f"\nyear: {paper.year}" if paper.year else ""

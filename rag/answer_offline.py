@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from rag.planning import Plan, Planner
 from rag.prompts import ABSTAIN_PREFIX, AUTHORS_CAVEAT, NO_MATCH
 from rag.text import sentences, terms
-from rag.types import Evidence, Paper
+from rag.types import Evidence, Filters, Paper
 
 PROPOSAL = re.compile(r"\b(we (?:then |further |also |first )?(?:propose|introduce|present|develop|construct|design|conduct|reproduce|"
                       r"systematize|derive)|this (?:paper|work|survey|article)|in this (?:paper|work|survey)|"
@@ -79,7 +79,8 @@ def compose(plan: Plan, planner: Planner) -> tuple[str, list[Cited]]:
     elif k == "list":
         n = len(plan.papers)
         head = f"{n} paper{'s' if n != 1 else ''}"
-        lines.append(f"{head} match ({_criteria(plan)}):" if (plan.filters.describe() or plan.topic) else f"{head}:")
+        verb = "matches" if n == 1 else "match"
+        lines.append(f"{head} {verb} ({_criteria(plan)}):" if (plan.filters.describe() or plan.topic) else f"{head}:")
         for ev in plan.papers:
             s = best(ev, 1)
             lines.append(f"- **{ev.paper.title}** ({_byline(ev.paper)}): {' '.join(s)} {cite(ev, s)}")
@@ -95,14 +96,16 @@ def compose(plan: Plan, planner: Planner) -> tuple[str, list[Cited]]:
                 s = best(ev, 2 if i == 0 else 1)  # the best match says a little more
                 lines.append(f"- **{_short(ev.paper)}** ({_when(ev.paper)}): {' '.join(s)} {cite(ev, s)}")
     if plan.parsed.refers_back and plan.filters.paper_ids and k not in ("abstain",):
-        lines.insert(0, f"Looking at the {len(plan.filters.paper_ids)} paper(s) from the previous answer:")
+        n = len(plan.filters.paper_ids)
+        lines.insert(0, f"Looking at the {n} paper{'s' if n != 1 else ''} from the previous answer:")
     if caveat:
         lines.append(AUTHORS_CAVEAT)
     return "\n".join(lines), cited
 
 
 def _criteria(plan: Plan) -> str:
-    parts = [x for x in [plan.filters.describe() if not plan.filters.paper_ids else "",
+    own = Filters(**{**plan.filters.__dict__, "paper_ids": []})  # the scope is said once, in the preamble
+    parts = [x for x in [own.describe(),
                          f"about “{plan.topic}”" if plan.topic else ""] if x]
     return "; ".join(parts) or "all papers"
 

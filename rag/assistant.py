@@ -120,8 +120,7 @@ class Assistant:
                 if plan.kind not in ("abstain",) else f"{OFFLINE} (nothing relevant retrieved; the LLM was not called)"
         if text is None:
             text, cited = compose(plan, self.planner)
-            for piece in re.split(r"(?<=\n)", text):
-                yield piece
+            yield from re.split(r"(?<=\n)", text)
             citations = self._citations(cited)
         else:
             text, citations = self._llm_citations(text, plan, notes)

@@ -25,6 +25,9 @@ KEEP_DENSE_COVERAGE = 0.35
 KEEP_DENSE = 0.35  # dense floor when ranking catalog matches by topic
 
 
+SINGULAR = re.compile(r"\b(it|its|this paper|that paper|this one|that one|this work|that work)\b", re.I)
+
+
 @dataclass
 class Plan:
     parsed: ParsedQuery
@@ -64,6 +67,8 @@ class Planner:
         metadata_filters = not Filters(**{**f.__dict__, "paper_ids": []}).is_empty()
         if scope is not None or (use_metadata and metadata_filters):
             candidates = self.catalog.filter(f)
+            if scope is not None and not parsed.ordinal and SINGULAR.search(parsed.question) and intent != "order":
+                parsed.ordinal = 1  # "tell me more about it": the paper the previous answer led with
             if parsed.ordinal and scope is not None:  # "the second one": a question about that paper
                 candidates = _pick(candidates, parsed.ordinal)
                 if intent in ("topic", "list"):
@@ -138,10 +143,12 @@ class Planner:
         """The papers a follow-up refers to: those named in the last assistant answer."""
         if not parsed.refers_back or not history:
             return None
+        # "the second one" means the latest answer that listed at least two papers.
+        need = parsed.ordinal if parsed.ordinal and parsed.ordinal > 0 else 1
         for turn in reversed(history):
             if turn.role == "assistant":
                 found = self.catalog.mentioned_in(turn.content)
-                if found:
+                if len(found) >= need:
                     return found
         return None
 

@@ -116,7 +116,8 @@ class Filters:
         if self.has_code is not None:
             parts.append("with released code" if self.has_code else "without released code")
         if self.paper_ids:
-            parts.append(f"the {len(self.paper_ids)} paper(s) from the previous answer")
+            n = len(self.paper_ids)
+            parts.append(f"the {n} paper{'s' if n != 1 else ''} from the previous answer")
         return ", ".join(parts)
 
 
