@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Iterator
 from functools import cached_property
 
 from rag.answer_offline import Cited, compose
+from rag.catalog import Catalog
 from rag.citations import check
 from rag.errors import LLMError, QuestionError
 from rag.planning import Plan, Planner
@@ -41,22 +43,40 @@ def _mostly_non_latin(text: str) -> bool:
 
 
 class Assistant:
+    """Shared by every session of the UI: loading is guarded by a lock, answering keeps no state of its own
+    (the conversation is passed in), so concurrent calls from several threads are safe."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._load_lock = threading.Lock()
 
     @cached_property
     def index(self):  # type: ignore[no-untyped-def]
         from rag.embedding import Embedder
         from rag.retrieval import Index
 
-        embedder = Embedder(self.settings.models_dir, self.settings.embed_threads)
-        index = Index(self.settings, embedder)
-        embedder.warm()
-        return index
+        with self._load_lock:
+            if "index" in self.__dict__:  # another thread loaded it while this one waited
+                return self.__dict__["index"]
+            embedder = Embedder(self.settings.models_dir, self.settings.embed_threads)
+            index = Index(self.settings, embedder)
+            embedder.warm()
+            return index
 
     @cached_property
     def planner(self) -> Planner:
-        return Planner(self.index)
+        index = self.index
+        with self._load_lock:
+            return self.__dict__.get("planner") or Planner(index)
+
+    @property
+    def catalog(self) -> Catalog:
+        """Every committed paper, in source order (the UI's paper browser, eval's title lookup)."""
+        return self.index.catalog
+
+    def warm(self) -> None:
+        """Load the index, retrievers and embedder now instead of on the first question."""
+        self.planner  # noqa: B018
 
     @cached_property
     def llm(self):  # type: ignore[no-untyped-def]

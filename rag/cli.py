@@ -172,10 +172,7 @@ def _ask_one(assistant, question: str, args) -> int:  # type: ignore[no-untyped-
 
 
 def answer_json(answer) -> dict:  # type: ignore[no-untyped-def]
-    d = answer.to_dict()
-    for c in d["citations"]:
-        c.pop("highlights", None)
-    return d
+    return answer.to_dict()
 
 
 def format_references(answer) -> str:  # type: ignore[no-untyped-def]
