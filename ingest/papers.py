@@ -4,6 +4,7 @@ titles for abstracts that have no listing entry, and give every paper a stable i
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 import unicodedata
@@ -90,16 +91,21 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", normalize(text))
 
 
-def _tfidf(docs: list[str]) -> list[dict[str, float]]:
-    counts = [Counter(_words(d)) for d in docs]
-    df = Counter(w for c in counts for w in c)
-    n = len(docs)
-    vecs = []
-    for c in counts:
-        v = {w: tf * math.log((1 + n) / (1 + df[w])) for w, tf in c.items()}
+class TfIdf:
+    """TF-IDF over a fixed set of documents (document frequencies counted once), for comparing abstracts."""
+
+    def __init__(self, docs: Iterable[str]) -> None:
+        self.df: Counter[str] = Counter()
+        self.n = 0
+        for d in docs:
+            self.df.update(set(_words(d)))
+            self.n += 1
+
+    def vector(self, text: str) -> dict[str, float]:
+        counts = Counter(_words(text))
+        v = {w: tf * math.log((1 + self.n) / (1 + self.df[w])) for w, tf in counts.items()}
         norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
-        vecs.append({w: x / norm for w, x in v.items()})
-    return vecs
+        return {w: x / norm for w, x in v.items()}
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -138,11 +144,13 @@ def derive_title(abstract: str) -> str:
 
 def build_papers(records: Iterable[Record], listing_year: int) -> tuple[list[Paper], list[SourceError]]:
     """Papers in source order, plus the records that could not be turned into papers."""
-    records = list(records)
-    listings = [r for r in records if isinstance(r, ListingRecord)]
-    abstracts = [r for r in records if isinstance(r, AbstractRecord)]
+    listings: list[ListingRecord] = []
+    abstracts: list[AbstractRecord] = []
+    for r in records:
+        (listings if isinstance(r, ListingRecord) else abstracts).append(r)  # type: ignore[arg-type]
     known = _known_names(listings)
     papers: list[Paper] = []
+    by_title: dict[str, Paper] = {}
     errors: list[SourceError] = []
     for r in listings:
         try:
@@ -150,13 +158,19 @@ def build_papers(records: Iterable[Record], listing_year: int) -> tuple[list[Pap
         except ValueError as exc:
             errors.append(SourceError(r.path, r.line + 1, f"{exc}: {r.title_line[:80]!r}", AUTHOR_EXPECTED))
             continue
-        papers.append(Paper(
+        ref = SourceRef(r.path, r.line, "listing")
+        same = by_title.get(normalize(title))
+        if same is not None:  # the same paper listed again (e.g. in a second listing file): one paper
+            _add_version(same, r.abstract, ref)
+            continue
+        paper = Paper(
             paper_id=slug(title), title=title, title_source="listing", authors=authors,
             authors_truncated=truncated, date=r.date, year=r.year or listing_year,
             year_inferred=r.year is None, category=r.category, has_code=r.has_code,
-            urls=find_urls(r.abstract), score=r.score, abstract=r.abstract,
-            provenance=[SourceRef(r.path, r.line, "listing")],
-        ))
+            urls=find_urls(r.abstract), score=r.score, abstract=r.abstract, provenance=[ref],
+        )
+        papers.append(paper)
+        by_title[normalize(title)] = paper
     _merge_versions(papers, abstracts)
     _dedupe_ids(papers)
     return papers, errors
@@ -172,27 +186,62 @@ def _known_names(listings: list[ListingRecord]) -> set[str]:
     return names
 
 
+def _add_version(paper: Paper, abstract: str, ref: SourceRef) -> None:
+    if abstract != paper.abstract and abstract not in paper.other_abstracts:
+        paper.other_abstracts.append(abstract)
+    paper.provenance.append(ref)
+    paper.urls.extend(u for u in find_urls(abstract) if u not in paper.urls)
+
+
+# How many lexical look-alikes of an abstract are compared closely. Versions of one abstract share most of
+# their rare words, so the true match is the top BM25 hit; a few more cover near-identical templates.
+MERGE_CANDIDATES = 5
+
+
 def _merge_versions(papers: list[Paper], abstracts: list[AbstractRecord]) -> None:
-    """Attach each abstracts-only record to the paper it is another version of, or make it a paper."""
-    for rec in abstracts:
-        texts = [p.abstract for p in papers] + [rec.abstract]
-        vecs = _tfidf(texts)
-        scored = sorted(((_cosine(vecs[-1], vecs[i]), i) for i in range(len(papers))), reverse=True)
-        match = next((i for sim, i in scored if same_paper(rec.abstract, papers[i].abstract, sim)), None)
+    """Attach each abstracts-only record to the paper it is another version of, or make it a paper.
+
+    Comparing every record with every paper is quadratic (hours at 100k papers), so BM25 (bm25s, already
+    under llama-index's BM25 retriever) proposes the few most similar listing abstracts and TF-IDF cosine —
+    document frequencies over the whole corpus, counted once — decides."""
+    if not abstracts:
+        return
+    listed = list(papers)
+    candidates = _lexical_candidates([p.abstract for p in listed], [r.abstract for r in abstracts])
+    tfidf = TfIdf(itertools.chain((p.abstract for p in listed), (r.abstract for r in abstracts)))
+    untitled: dict[str, Paper] = {}
+    for rec, cands in zip(abstracts, candidates, strict=True):
         ref = SourceRef(rec.path, rec.line, "abstracts")
+        vec = tfidf.vector(rec.abstract)
+        scored = sorted(((_cosine(vec, tfidf.vector(listed[i].abstract)), i) for i in cands), reverse=True)
+        match = next((i for sim, i in scored if same_paper(rec.abstract, listed[i].abstract, sim)), None)
         if match is not None:
-            p = papers[match]
-            if rec.abstract != p.abstract and rec.abstract not in p.other_abstracts:
-                p.other_abstracts.append(rec.abstract)
-            p.provenance.append(ref)
-            p.urls.extend(u for u in find_urls(rec.abstract) if u not in p.urls)
+            _add_version(listed[match], rec.abstract, ref)
             continue
         digest = hashlib.sha1(" ".join(_words(rec.abstract)).encode()).hexdigest()[:10]
-        papers.append(Paper(
+        if digest in untitled:  # the same untitled abstract given twice
+            untitled[digest].provenance.append(ref)
+            continue
+        paper = Paper(
             paper_id=f"untitled-{digest}", title=derive_title(rec.abstract), title_source="derived",
             authors=[], authors_truncated=False, date=None, year=None, year_inferred=False, category=None,
             has_code=False, urls=find_urls(rec.abstract), score=None, abstract=rec.abstract, provenance=[ref],
-        ))
+        )
+        untitled[digest] = paper
+        papers.append(paper)
+
+
+def _lexical_candidates(docs: list[str], queries: list[str]) -> list[list[int]]:
+    if not docs:
+        return [[] for _ in queries]
+    import bm25s
+
+    k = min(MERGE_CANDIDATES, len(docs))
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(docs, stopwords="en", show_progress=False), show_progress=False)
+    tokens = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
+    ids, scores = retriever.retrieve(tokens, k=k, show_progress=False)
+    return [[int(i) for i, sc in zip(row, srow, strict=True) if sc > 0] for row, srow in zip(ids, scores, strict=True)]
 
 
 def _dedupe_ids(papers: list[Paper]) -> None:
@@ -200,6 +249,6 @@ def _dedupe_ids(papers: list[Paper]) -> None:
     for p in papers:
         if p.paper_id in seen:
             seen[p.paper_id] += 1
-            p.paper_id = f"{p.paper_id}-{hashlib.sha1(p.abstract.encode()).hexdigest()[:6]}"
+            p.paper_id = f"{p.paper_id}-{hashlib.sha1(normalize(p.title).encode()).hexdigest()[:6]}"
         else:
             seen[p.paper_id] = 0

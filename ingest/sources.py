@@ -9,7 +9,9 @@ Nothing here touches the index: a bad file fails before anything is written.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,37 +67,48 @@ def source_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def read_text(path: Path) -> list[str]:
-    """The file's lines; binary, non-UTF-8 and empty files are errors that name the spot."""
-    raw = path.read_bytes()
-    if b"\x00" in raw:
-        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
-        raise SourceError(str(path), line, "binary file (NUL byte)", "UTF-8 text")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise SourceError(str(path), line, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
-                          "UTF-8 text") from None
-    if not text.strip():
-        raise SourceError(str(path), None, "empty file", "a paper listing or 'Abstract:' lines")
-    return text.removeprefix("\ufeff").splitlines()
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file, read as a stream so large sources never sit in memory whole.
+    Binary and non-UTF-8 content are errors that name the line."""
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if b"\x00" in raw:
+                raise SourceError(str(path), number, "binary file (NUL byte)", "UTF-8 text")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise SourceError(str(path), number, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column "
+                                  f"{exc.start + 1})", "UTF-8 text") from None
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            yield number, text.rstrip("\r\n")
 
 
 def parse_file(path: Path) -> Iterator[Record | SourceError]:
-    """Records of one file; a bad record is yielded as a SourceError so the caller decides
-    (fail on the first batch of errors, or skip them with --skip-invalid). File-level problems raise."""
-    lines = read_text(path)
-    nonblank = [ln for ln in lines if ln.strip()]
-    if all(ln.startswith(ABSTRACT_PREFIX) for ln in nonblank):
-        yield from _parse_abstracts(str(path), lines)
+    """Records of one file, streamed; a bad record is yielded as a SourceError so the caller decides
+    (fail on the first batch of errors, or skip them with --skip-invalid). File-level problems raise.
+    The first non-blank line decides the format: `Abstract:` → abstracts-only file, else a listing."""
+    lines = read_lines(path)
+    for number, text in lines:
+        if text.strip():
+            first = (number, text)
+            break
     else:
-        yield from _parse_listing(str(path), lines)
+        raise SourceError(str(path), None, "empty file", "a paper listing or 'Abstract:' lines")
+    rest = itertools.chain([first], lines)
+    if first[1].startswith(ABSTRACT_PREFIX):
+        yield from _parse_abstracts(str(path), rest)
+    else:
+        yield from _parse_listing(str(path), rest)
 
 
-def _parse_abstracts(path: str, lines: list[str]) -> Iterator[AbstractRecord | SourceError]:
-    for i, ln in enumerate(lines, start=1):
+def _parse_abstracts(path: str, lines: Iterable[tuple[int, str]]) -> Iterator[AbstractRecord | SourceError]:
+    for i, ln in lines:
         if not ln.strip():
+            continue
+        if not ln.startswith(ABSTRACT_PREFIX):
+            yield SourceError(path, i, f"line does not start with 'Abstract:': {ln[:60]!r}",
+                              "every line of an abstracts file to be 'Abstract:' followed by the text")
             continue
         text = ln[len(ABSTRACT_PREFIX):].strip()
         if not text:
@@ -104,50 +117,66 @@ def _parse_abstracts(path: str, lines: list[str]) -> Iterator[AbstractRecord | S
             yield AbstractRecord(path, i, text)
 
 
-def _parse_listing(path: str, lines: list[str]) -> Iterator[ListingRecord | SourceError]:
-    n, i = len(lines), 0
+def _is_header(text: str) -> bool:
+    return HEADER_RE.match(text.strip()) is not None
 
-    def is_header(j: int) -> bool:
-        return j < n and HEADER_RE.match(lines[j].strip()) is not None
 
-    while i < n:
-        if not lines[i].strip():
-            i += 1
+def _parse_listing(path: str, lines: Iterator[tuple[int, str]]) -> Iterator[ListingRecord | SourceError]:
+    """Three-line records, blank lines allowed between them. Reads ahead at most three lines; after a bad
+    record it resynchronises on the next line that looks like a header."""
+    window: deque[tuple[int, str]] = deque()
+
+    def fill(n: int) -> None:
+        while len(window) < n:
+            nxt = next(lines, None)
+            if nxt is None:
+                return
+            window.append(nxt)
+
+    def skip_to_header() -> None:
+        fill(1)
+        while window and not _is_header(window[0][1]):
+            window.popleft()
+            fill(1)
+
+    while True:
+        fill(1)
+        if not window:
+            return
+        line, text = window[0]
+        if not text.strip():
+            window.popleft()
             continue
-        m = HEADER_RE.match(lines[i].strip())
+        m = HEADER_RE.match(text.strip())
         if m is None:
-            yield SourceError(path, i + 1, f"header does not parse: {lines[i][:80]!r}", HEADER_EXPECTED)
-            i += 1
-            while i < n and not is_header(i):  # resynchronise on the next header
-                i += 1
+            yield SourceError(path, line, f"header does not parse: {text[:80]!r}", HEADER_EXPECTED)
+            window.popleft()
+            skip_to_header()
             continue
-        start = i
-        cat = m["cat"]
-        if cat not in CATEGORIES:
-            yield SourceError(path, start + 1, f"unknown category {cat!r}",
-                              "one of " + ", ".join(CATEGORIES))
-            i = _next_header(lines, i + 1, is_header)
+        window.popleft()
+        fill(2)
+        title = window[0] if window else None
+        abstract = window[1] if len(window) > 1 else None
+        if m["cat"] not in CATEGORIES:
+            yield SourceError(path, line, f"unknown category {m['cat']!r}", "one of " + ", ".join(CATEGORIES))
+            skip_to_header()
             continue
-        if i + 1 >= n or not lines[i + 1].strip() or is_header(i + 1):
-            yield SourceError(path, start + 2, "missing title line after the header",
+        if title is None or not title[1].strip() or _is_header(title[1]):
+            yield SourceError(path, line + 1, "missing title line after the header",
                               "the title followed directly by up to three authors and 'et al.'")
-            i = _next_header(lines, i + 1, is_header)
+            skip_to_header()
             continue
-        if i + 2 >= n or not lines[i + 2].strip() or is_header(i + 2):
-            yield SourceError(path, start + 3, "missing abstract (the record has a header and a title only)",
+        if abstract is None or not abstract[1].strip() or _is_header(abstract[1]):
+            yield SourceError(path, line + 2, "missing abstract (the record has a header and a title only)",
                               "the abstract on the line after the title")
-            i = _next_header(lines, i + 2, is_header)
+            window.popleft()
+            skip_to_header()
             continue
+        window.popleft()
+        window.popleft()
         yield ListingRecord(
-            path=path, line=start + 1,
+            path=path, line=line,
             score=float(m["score"]) if m["score"] else None,
-            category=CATEGORIES[cat], date=m["date"], year=int(m["year"]) if m["year"] else None,
-            has_code=m["code"] is not None, title_line=lines[i + 1].strip(), abstract=lines[i + 2].strip(),
+            category=CATEGORIES[m["cat"]], date=m["date"], year=int(m["year"]) if m["year"] else None,
+            has_code=m["code"] is not None, title_line=title[1].strip(), abstract=abstract[1].strip(),
         )
-        i += 3
-
-
-def _next_header(lines: list[str], j: int, is_header) -> int:  # type: ignore[no-untyped-def]
-    while j < len(lines) and not is_header(j):
-        j += 1
-    return j

@@ -81,20 +81,10 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_ingest(settings, args) -> int:  # type: ignore[no-untyped-def]
     from ingest.pipeline import ingest
 
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if total == 0:
-            return
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=None)
-        bar.update(done - bar.n)
-
-    report = ingest(settings, args.paths or None, skip_invalid=args.skip_invalid, progress=progress)
-    if bar is not None:
+    bar = ProgressDisplay("indexing", "papers")
+    try:
+        report = ingest(settings, args.paths or None, skip_invalid=args.skip_invalid, progress=bar.update)
+    finally:
         bar.close()
     if args.json:
         d = report.to_dict()
@@ -103,13 +93,48 @@ def cmd_ingest(settings, args) -> int:  # type: ignore[no-untyped-def]
     else:
         print(f"{report.papers} papers from {report.records} records ({report.merged} merged as other versions)")
         print(f"chunks: {report.chunks_added} added, {report.chunks_updated} updated, "
-              f"{report.chunks_unchanged} unchanged, {report.chunks_removed} removed")
+              f"{report.chunks_unchanged} unchanged, {report.chunks_removed} removed "
+              f"({report.chunks_embedded} embedded)")
         print(f"{report.seconds:.2f} s; index at {settings.chroma_url or settings.home / 'chroma'}")
     if report.skipped:
         print(f"skipped {len(report.skipped)} bad record(s):", file=sys.stderr)
         for s in report.skipped:
             print(f"  - {s}", file=sys.stderr)
     return 0
+
+
+class ProgressDisplay:
+    """A tqdm bar on a terminal; in logs (CI, pipes) a line every few seconds with the rate and ETA."""
+
+    def __init__(self, desc: str, unit: str, every: float = 5.0) -> None:
+        self.desc, self.unit, self.every = desc, unit, every
+        self.bar = None
+        self.start = self.last = 0.0
+
+    def update(self, done: int, total: int) -> None:
+        import time
+
+        if total == 0:
+            return
+        now = time.monotonic()
+        if not self.start:
+            self.start = self.last = now
+        if sys.stderr.isatty():
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, file=sys.stderr)
+            self.bar.update(done - self.bar.n)
+        elif done == total or now - self.last >= self.every:
+            self.last = now
+            rate = done / (now - self.start) if now > self.start else 0.0
+            eta = f", ETA {(total - done) / rate:.0f} s" if rate and done < total else ""
+            print(f"{self.desc}: {done}/{total} {self.unit} ({rate:.1f} {self.unit}/s{eta})", file=sys.stderr,
+                  flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def cmd_papers(settings, args) -> int:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import warnings
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
@@ -63,8 +64,11 @@ def export_onnx(target: Path) -> Path:
         if not (digest.startswith(OFFICIAL_SHA256[0]) and digest.endswith(OFFICIAL_SHA256[1])):
             raise LabQAError(f"{weights} is not the official all-MiniLM-L6-v2 file (sha256 {digest}).")
         import torch
+        import transformers
         from transformers import AutoModel
 
+        transformers.logging.set_verbosity_error()  # the one-time export is not the user's business
+        transformers.logging.disable_progress_bar()
         model = AutoModel.from_pretrained(str(model_dir()), attn_implementation="eager").eval()
 
         class MeanPooled(torch.nn.Module):  # the sentence-transformers recipe: mean pooling + L2 norm
@@ -84,7 +88,8 @@ def export_onnx(target: Path) -> Path:
         ids = torch.ones(2, 8, dtype=torch.long)
         axes = {"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"},
                 "token_type_ids": {0: "b", 1: "s"}, "embedding": {0: "b"}}
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about shapes that are dynamic axes anyway
             torch.onnx.export(MeanPooled(), (ids, ids, torch.zeros_like(ids)), str(tmp),
                               input_names=["input_ids", "attention_mask", "token_type_ids"],
                               output_names=["embedding"], dynamic_axes=axes, opset_version=17, dynamo=False)

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(200, ge=32, le=256, description="Max word-piece tokens per chunk (model limit 256).")
     chunk_overlap_sentences: int = Field(1, ge=0, le=3, description="Sentences repeated between adjacent chunks.")
     embed_batch_size: int = Field(32, ge=1, le=512, description="Texts per embedding call during ingest.")
+    ingest_batch_papers: int = Field(
+        64, ge=1, le=10000,
+        description="Papers chunked, embedded and committed together; an interrupted ingest loses at most one batch.",
+    )
     embed_threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = all cores.")
     top_k: int = Field(6, ge=1, le=50, description="Papers cited for a topic question.")
     candidate_k: int = Field(30, ge=5, le=500, description="Chunks each retriever returns before fusion.")

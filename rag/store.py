@@ -107,13 +107,14 @@ class PaperRecord:
     digest: str
 
 
-def paper_digest(paper: Paper, chunk_ids: list[str]) -> str:
-    return hashlib.sha1(json.dumps([paper.to_dict(), chunk_ids], sort_keys=True).encode()).hexdigest()[:16]
+def paper_digest(paper: Paper, chunker_version: int) -> str:
+    """Changes when the paper or the chunking code changes: an unchanged digest means the stored chunks are
+    still right (model and chunk settings are fixed by the collection's fingerprint), so ingest skips it."""
+    return hashlib.sha1(json.dumps([paper.to_dict(), chunker_version], sort_keys=True).encode()).hexdigest()[:16]
 
 
-def encode_paper(paper: Paper, chunk_ids: list[str]) -> dict[str, Any]:
-    return {"json": json.dumps(paper.to_dict()), "chunk_ids": " ".join(chunk_ids),
-            "digest": paper_digest(paper, chunk_ids)}
+def encode_paper(paper: Paper, chunk_ids: list[str], digest: str) -> dict[str, Any]:
+    return {"json": json.dumps(paper.to_dict()), "chunk_ids": " ".join(chunk_ids), "digest": digest}
 
 
 def read_papers(collection: Any, page: int = 5000) -> dict[str, PaperRecord]:

@@ -10,8 +10,9 @@ from functools import lru_cache
 
 # Sentence ends: ., ! or ? then space and an upper-case letter/digit/quote — not after "e.g.", "i.e.",
 # "et al.", "vs." and friends, and never inside decimals ("0.1%").
-_ABBREV = r"(?<!\be\.g)(?<!\bi\.e)(?<!\bet al)(?<!\bvs)(?<!\betc)(?<!\bFig)(?<!\bEq)"
-SENTENCE_END = re.compile(rf"{_ABBREV}(?<=[.!?])\s+(?=[A-Z0-9\"“(\[])")
+# Checked after the period (the cheap test first: most positions are not after one).
+_ABBREV = r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bet al\.)(?<!\bvs\.)(?<!\betc\.)(?<!\bFig\.)(?<!\bEq\.)"
+SENTENCE_END = re.compile(rf"(?<=[.!?]){_ABBREV}\s+(?=[A-Z0-9\"“(\[])")
 TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 STOPWORDS = set("""a about above after again against all also am an and any are as at be because been before being
 below between both but by can could did do does doing done down during each few for from further had has have having
