@@ -69,6 +69,11 @@ def _given_name_start(word: str, family: str, known_names: set[str]) -> int | No
     for k in candidates:  # leftmost known name first: the longest given name that was seen un-glued
         if f"{word[k:]} {family}".casefold() in known_names:
             return k
+    # A capital right after a title's closing character ('?', ')', '$', a quote, a digit) is an unambiguous
+    # boundary, even before a camel-case given name ('"Quoted"XiaoHua'); a hyphen is not ('Pre-TrainingBiao').
+    for k in candidates:
+        if not word[k - 1].isalpha() and word[k - 1] != "-":
+            return k
     return candidates[-1] if candidates else None
 
 

@@ -87,10 +87,13 @@ def ingest(settings: Settings, paths: list[Path] | None = None, skip_invalid: bo
             if p.paper_id not in committed or committed[p.paper_id].digest != digests[p.paper_id]]
     counts = {"chunks_added": 0, "chunks_updated": 0, "chunks_unchanged": 0, "chunks_removed": 0}
     keep: set[str] = set()  # every chunk id a current paper names
+    relabel: list[Paper] = []  # same content, other provenance (e.g. the sources moved): record only
     for p in papers:
         if p.paper_id in committed and committed[p.paper_id].digest == digests[p.paper_id]:
             keep.update(committed[p.paper_id].chunk_ids)
             counts["chunks_unchanged"] += len(committed[p.paper_id].chunk_ids)
+            if committed[p.paper_id].paper.provenance != p.provenance:
+                relabel.append(p)
 
     writer = _BatchWriter(settings, chunk_col, paper_col, max_batch)
     done = 0
@@ -108,6 +111,9 @@ def ingest(settings: Settings, paths: list[Path] | None = None, skip_invalid: bo
         done += len(batch)
         if progress:
             progress(done, len(todo))
+
+    for i in range(0, len(relabel), max_batch):
+        writer.commit(relabel[i:i + max_batch], {p.paper_id: committed[p.paper_id].chunk_ids for p in relabel}, digests)
 
     gone = [pid for pid in committed if pid not in digests]
     counts["chunks_removed"] += sum(len(committed[pid].chunk_ids) for pid in gone)
@@ -196,17 +202,22 @@ class _BatchWriter:
                 for i in range(0, len(nodes), self.max_batch):
                     vector_store.add(nodes[i:i + self.max_batch])
                 self.embedded += len(nodes)
-            # Commit: the records go last, so a paper is never visible with chunks missing.
-            for i in range(0, len(batch), self.max_batch):
-                part = batch[i:i + self.max_batch]
-                self.paper_col.upsert(
-                    ids=[p.paper_id for p in part],
-                    metadatas=[store.encode_paper(p, [c.chunk_id for c in chunks[p.paper_id]], digests[p.paper_id])
-                               for p in part],
-                    documents=[p.title for p in part],
-                    embeddings=[[0.0] for _ in part])  # records are looked up by id, never by vector
         except LabQAError:
             raise
+        except Exception as exc:
+            raise store.store_error(exc, self.settings) from exc
+        # Commit: the records go last, so a paper is never visible with chunks missing.
+        self.commit(batch, {pid: [c.chunk_id for c in cs] for pid, cs in chunks.items()}, digests)
+
+    def commit(self, papers: list[Paper], chunk_ids: dict[str, list[str]], digests: dict[str, str]) -> None:
+        try:
+            for i in range(0, len(papers), self.max_batch):
+                part = papers[i:i + self.max_batch]
+                self.paper_col.upsert(
+                    ids=[p.paper_id for p in part],
+                    metadatas=[store.encode_paper(p, chunk_ids[p.paper_id], digests[p.paper_id]) for p in part],
+                    documents=[p.title for p in part],
+                    embeddings=[[0.0] for _ in part])  # records are looked up by id, never by vector
         except Exception as exc:
             raise store.store_error(exc, self.settings) from exc
 

@@ -110,6 +110,7 @@ class ProgressDisplay:
         self.desc, self.unit, self.every = desc, unit, every
         self.bar = None
         self.start = self.last = 0.0
+        self.shown = False
 
     def update(self, done: int, total: int) -> None:
         import time
@@ -125,7 +126,8 @@ class ProgressDisplay:
 
                 self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, file=sys.stderr)
             self.bar.update(done - self.bar.n)
-        elif done == total or now - self.last >= self.every:
+        elif done == total or now - self.last >= self.every or (done and not self.shown):
+            self.shown = True  # the first batch gives an early rate and ETA
             self.last = now
             rate = done / (now - self.start) if now > self.start else 0.0
             eta = f", ETA {(total - done) / rate:.0f} s" if rate and done < total else ""

@@ -110,7 +110,8 @@ class PaperRecord:
 def paper_digest(paper: Paper, chunker_version: int) -> str:
     """Changes when the paper or the chunking code changes: an unchanged digest means the stored chunks are
     still right (model and chunk settings are fixed by the collection's fingerprint), so ingest skips it."""
-    return hashlib.sha1(json.dumps([paper.to_dict(), chunker_version], sort_keys=True).encode()).hexdigest()[:16]
+    content = {k: v for k, v in paper.to_dict().items() if k != "provenance"}  # where it came from: no chunk changes
+    return hashlib.sha1(json.dumps([content, chunker_version], sort_keys=True).encode()).hexdigest()[:16]
 
 
 def encode_paper(paper: Paper, chunk_ids: list[str], digest: str) -> dict[str, Any]:
