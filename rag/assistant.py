@@ -14,6 +14,7 @@ from rag.catalog import Catalog
 from rag.citations import check
 from rag.errors import LLMError, QuestionError
 from rag.planning import Plan, Planner
+from rag.prompts import ABSTAIN_PREFIX
 from rag.query_parser import parse
 from rag.settings import Settings
 from rag.types import Answer, Citation, Filters, SourceHit, Turn
@@ -124,7 +125,9 @@ class Assistant:
         if self.llm and not offline and plan.kind in ("topic", "detail") and plan.papers:
             try:
                 parts: list[str] = []
-                for delta in self.llm.stream(plan, history, text_q):
+                for delta in self.llm.stream(plan, history, text_q, notes):
+                    if not parts:
+                        timings["first_text_ms"] = (time.perf_counter() - t0) * 1000
                     parts.append(delta)
                     yield delta
                 text = "".join(parts)
@@ -140,6 +143,7 @@ class Assistant:
                 if plan.kind not in ("abstain",) else f"{OFFLINE} (nothing relevant retrieved; the LLM was not called)"
         if text is None:
             text, cited = compose(plan, self.planner)
+            timings.setdefault("first_text_ms", (time.perf_counter() - t0) * 1000)
             yield from re.split(r"(?<=\n)", text)
             citations = self._citations(cited)
         else:
@@ -147,7 +151,7 @@ class Assistant:
         timings["answer_ms"] = (time.perf_counter() - t) * 1000
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         abstained = plan.kind == "abstain" or (plan.kind == "none" and bool(parsed.unknown_authors)) \
-            or text.startswith(("The collection has nothing on",))
+            or text.startswith(ABSTAIN_PREFIX)
         yield Answer(
             question=text_q, answer=text, answerer=answerer, abstained=abstained,
             citations=[] if abstained else citations,

@@ -125,35 +125,40 @@ class Index:
         return out
 
     def _group(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]]) -> list[Evidence]:
-        # Reciprocal rank fusion written out here rather than through QueryFusionRetriever: that class
-        # overwrites each retriever's scores with the fused one, and the answerer needs the raw cosine and
-        # BM25 scores (abstention, relevance cut-offs). Same formula, same k.
-        fused: dict[str, float] = defaultdict(float)
+        """Reciprocal rank fusion of the two retrievers' PAPER rankings (a paper ranks where its best chunk
+        does). Fusing chunk ranks instead lets a paper with several middling chunks outrank a one-chunk
+        paper that both retrievers put first. Written out rather than through QueryFusionRetriever: that
+        class fuses nodes (chunks) and overwrites their scores, and the planner needs the raw cosine and
+        BM25 scores (abstention, relevance cut-offs). Same formula, same k."""
+        chunk_fused: dict[str, float] = defaultdict(float)
+        paper_fused: dict[str, float] = defaultdict(float)
         cos: dict[str, float] = {}
         bm: dict[str, float] = {}
-        for rank, (cid, s) in enumerate(dense):
-            fused[cid] += 1.0 / (RRF_K + rank + 1)
-            cos[cid] = s
-        for rank, (cid, s) in enumerate(lexical):
-            fused[cid] += 1.0 / (RRF_K + rank + 1)
-            bm[cid] = s
+        for hits, best in ((dense, cos), (lexical, bm)):
+            seen: dict[str, int] = {}
+            for rank, (cid, s) in enumerate(hits):
+                chunk_fused[cid] += 1.0 / (RRF_K + rank + 1)
+                best[cid] = s
+                pid = self.nodes[cid].metadata["paper_id"]
+                if pid not in seen:
+                    seen[pid] = len(seen)
+                    paper_fused[pid] += 1.0 / (RRF_K + seen[pid] + 1)
         by_paper: dict[str, list[str]] = defaultdict(list)
-        for cid in sorted(fused, key=lambda c: -fused[c]):
+        for cid in sorted(chunk_fused, key=lambda c: -chunk_fused[c]):
             by_paper[self.nodes[cid].metadata["paper_id"]].append(cid)
         out = []
         for pid, cids in by_paper.items():
             paper = self.catalog.get(pid)
             if paper is None:
                 continue
-            # A paper is as good as its best chunk, plus a little for a second matching chunk.
-            score = fused[cids[0]] + (0.25 * fused[cids[1]] if len(cids) > 1 else 0.0)
             out.append(Evidence(
-                paper=paper, score=score,
-                passages=[Passage(c, self.nodes[c].text, fused[c]) for c in cids[:3]],
+                paper=paper, score=paper_fused[pid],
+                passages=[Passage(c, self.nodes[c].text, chunk_fused[c]) for c in cids[:3]],
                 dense=max((cos[c] for c in cids if c in cos), default=0.0),
                 lexical=max((bm[c] for c in cids if c in bm), default=0.0),
             ))
-        out.sort(key=lambda e: -e.score)
+        # Ties (equal paper ranks) go to the paper with the better chunk.
+        out.sort(key=lambda e: (-e.score, -e.passages[0].score))
         return out
 
     def passages_of(self, paper_id: str) -> list[Passage]:
