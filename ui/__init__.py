@@ -1,0 +1,1 @@
+"""The Gradio UI of `labqa serve`: chat with cited answers, paper browser, evaluation tab, `ask` API."""

@@ -1,0 +1,180 @@
+"""HTML for the chat: source cards (one per cited paper), the answer's footer and small text helpers.
+
+Everything that comes from the corpus or the user is escaped here, once: abstracts contain `$`, `<`,
+`&` and quotes, and a title must never be able to inject markup into the page."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urlparse
+
+from rag.types import Answer, Citation, Paper
+
+# A few TeX fragments appear in titles and abstracts ($\varepsilon$-constrained, $\mathrm{MRD}$). Render the
+# simple ones as plain text; anything more complex is shown as written.
+_TEX_SYMBOLS = {
+    "varepsilon": "ε", "epsilon": "ϵ", "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "lambda": "λ",
+    "mu": "μ", "sigma": "σ", "theta": "θ", "tau": "τ", "phi": "φ", "pi": "π", "rho": "ρ", "omega": "ω",
+    "eta": "η", "kappa": "κ", "ell": "ℓ", "infty": "∞", "times": "×", "cdot": "·", "leq": "≤", "geq": "≥",
+    "le": "≤", "ge": "≥", "approx": "≈", "pm": "±", "to": "→", "rightarrow": "→", "sim": "∼",
+}
+# Pandoc's rule for inline math: no space inside the dollars, no digit right after the closing one ("$5 and $10").
+_TEX_INLINE = re.compile(r"\$(?=\S)([^$\n]{1,80}?)(?<=\S)\$(?!\d)")
+_TEX_WRAPPER = re.compile(r"\\(?:mathrm|text|textrm|mathit|mathbf|mathsf|operatorname|textbf|textit)\{([^{}]*)\}")
+_TEX_SYMBOL = re.compile(r"\\([A-Za-z]+)")
+CITE_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def tex_to_text(text: str) -> str:
+    """'$\\varepsilon$-Constrained' → 'ε-Constrained'; unknown TeX stays as written."""
+
+    def one(m: re.Match[str]) -> str:
+        if not re.search(r"[\\^_]", m.group(1)) and " " in m.group(1):  # prose between two dollars
+            return m.group(0)
+        body = _TEX_WRAPPER.sub(r"\1", m.group(1))
+        body = _TEX_SYMBOL.sub(lambda s: _TEX_SYMBOLS.get(s.group(1), s.group(0)), body)
+        return m.group(0) if re.search(r"[\\{}^_]", body) else body
+
+    return _TEX_INLINE.sub(one, text)
+
+
+def esc(text: object) -> str:
+    """HTML-escaped text (TeX made readable). `$` is escaped too: Gradio's HTML component fills a JS-style
+    template, and a literal `${` must never reach it."""
+    return html.escape(tex_to_text(str(text)), quote=True).replace("$", "&#36;")
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only plain http(s) links are rendered as links (no javascript: or data: URLs from the corpus)."""
+    if not url:
+        return None
+    parsed = urlparse(url.strip())
+    return url.strip() if parsed.scheme in ("http", "https") and parsed.netloc else None
+
+
+def authors_text(authors: list[str], truncated: bool) -> str:
+    if not authors:
+        return "authors unknown"
+    return ", ".join(authors) + (" et al." if truncated else "")
+
+
+def when_text(date: str | None, year: int | None, year_inferred: bool = False) -> str:
+    if date and year and year_inferred:
+        return f"{date}, {year} (year inferred)"
+    return date or (str(year) if year else "date unknown")
+
+
+def link_label(url: str, has_code: bool) -> str:
+    host = urlparse(url).netloc.lower()
+    if any(h in host for h in ("github.com", "gitlab.com", "bitbucket.org", "huggingface.co")):
+        return "Code"
+    return "Project page" if not has_code else "Code / project page"
+
+
+def link_html(url: str | None, has_code: bool) -> str:
+    good = safe_url(url)
+    if good:
+        return (f'<a class="lq-link" href="{html.escape(good, quote=True)}" target="_blank" '
+                f'rel="noopener noreferrer">{link_label(good, has_code)} ↗</a>')
+    if has_code:
+        return '<span class="lq-chip lq-chip-code">code released</span>'
+    return ""
+
+
+def _find(snippet: str, sentence: str) -> tuple[int, int] | None:
+    """Where a highlighted sentence sits in the snippet (exact, then whitespace-insensitive)."""
+    i = snippet.find(sentence)
+    if i >= 0:
+        return i, i + len(sentence)
+    words = sentence.split()
+    if not words:
+        return None
+    m = re.search(r"\s+".join(map(re.escape, words)), snippet)
+    return (m.start(), m.end()) if m else None
+
+
+def highlighted_snippet(snippet: str, highlights: list[str]) -> str:
+    """The snippet as HTML with the sentences the answer used in <mark>. A highlight that is not inside
+    the snippet (the answer may quote another passage of the paper) is shown first, then an ellipsis."""
+    spans: list[tuple[int, int]] = []
+    outside: list[str] = []
+    for h in highlights:
+        h = h.strip()
+        if not h:
+            continue
+        where = _find(snippet, h)
+        if where is None:
+            outside.append(h)
+        elif not any(a < where[1] and where[0] < b for a, b in spans):
+            spans.append(where)
+    parts: list[str] = [f"<mark>{esc(h)}</mark> … " for h in outside]
+    pos = 0
+    for a, b in sorted(spans):
+        parts.append(esc(snippet[pos:a]))
+        parts.append(f"<mark>{esc(snippet[a:b])}</mark>")
+        pos = b
+    parts.append(esc(snippet[pos:]))
+    return "".join(parts)
+
+
+def source_card(c: Citation, paper: Paper | None = None, anchor: str = "") -> str:
+    """One card per cited paper. Written as single-line HTML: the chatbot renders messages as Markdown,
+    where indented lines would turn into code blocks."""
+    inferred = bool(paper and paper.year_inferred)
+    meta = [f'<span class="lq-authors">{esc(authors_text(c.authors, c.authors_truncated))}</span>',
+            f'<span class="lq-date">{esc(when_text(c.date, c.year, inferred))}</span>']
+    if c.category:
+        meta.append(f'<span class="lq-chip">{esc(c.category)}</span>')
+    link = link_html(c.url, c.has_code)
+    if link:
+        meta.append(link)
+    ident = f' id="{html.escape(anchor, quote=True)}"' if anchor else ""
+    return (f'<div class="lq-card"{ident} data-n="{c.n}" data-paper-id="{html.escape(c.paper_id, quote=True)}">'
+            f'<div class="lq-card-head"><span class="lq-n">{c.n}</span>'
+            f'<span class="lq-title">{esc(c.title)}</span></div>'
+            f'<div class="lq-meta">{" · ".join(meta)}</div>'
+            f'<div class="lq-snippet">{highlighted_snippet(c.snippet, c.highlights)}</div></div>')
+
+
+def sources_html(answer: Answer, papers: dict[str, Paper] | None = None, prefix: str = "src") -> str:
+    """All cards of one answer, in citation order, plus the retrieved-but-not-cited papers."""
+    papers = papers or {}
+    cards = "".join(source_card(c, papers.get(c.paper_id), f"{prefix}-{c.n}") for c in answer.citations)
+    cited = {c.paper_id for c in answer.citations}
+    others = [s for s in answer.sources if s.paper_id not in cited][:5]
+    more = ""
+    if others and not answer.abstained:
+        items = "".join(f"<li>{esc(s.title)} <span class=\"lq-score\">{s.score:.3f}</span></li>" for s in others)
+        more = f'<details class="lq-more"><summary>Also retrieved, not cited ({len(others)})</summary><ul>{items}</ul></details>'
+    return f'<div class="lq-sources">{cards}{more}</div>'
+
+
+def answer_footer(answer: Answer) -> str:
+    """The line under every answer: answerer, time, filters applied, notes (Markdown, copied with the answer)."""
+    ms = answer.timings_ms.get("total_ms")
+    bits = [f"Answerer: {answer.answerer}"]
+    if ms is not None:
+        bits.append(f"{ms:.0f} ms")
+    bits.append(f"Filters applied: {answer.filters}" if answer.filters else "No filters")
+    lines = ["", "", "<small>" + " · ".join(esc(b) for b in bits) + "</small>"]
+    lines += [f"> ⚠ {esc(n)}" for n in answer.notes if n not in answer.answer]
+    return "\n".join(lines)
+
+
+def answer_markdown(text: str) -> str:
+    """The answer as chat Markdown: TeX made readable, stray angle brackets shown as text."""
+    out = tex_to_text(text).replace("<", "&lt;").replace(">", "&gt;")
+    return out.replace("$", "\\$")
+
+
+def references_text(answer: Answer) -> str:
+    """Plain-text reference list (what the copy button puts on the clipboard after the answer)."""
+    lines = [answer.answer.strip()]
+    if answer.citations:
+        lines += ["", "References"]
+        for c in answer.citations:
+            link = f" {c.url}" if c.url else ""
+            lines.append(f"[{c.n}] {c.title}. {authors_text(c.authors, c.authors_truncated)} "
+                         f"({c.year or 'year unknown'}).{link}")
+    return "\n".join(lines)
