@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="folder for report.md, results.json and chart.png")
     p.add_argument("--variants", default="dense,bm25,hybrid,hybrid+metadata",
                    help="comma-separated ablation variants")
+    p.add_argument("--offline", action="store_true", help="score the offline answerer even if an LLM is configured")
     p.add_argument("--min", action="append", default=[], metavar="METRIC=VALUE",
                    help="fail (exit 1) when an overall metric is below VALUE; repeatable")
 
