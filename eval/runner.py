@@ -107,7 +107,8 @@ def run_eval(assistant: Any, questions: Sequence[EvalQuestion], k: int = 5, vari
     full = FULL_SYSTEM if FULL_SYSTEM in variants else variants[-1]
     dataset = dataset or questions[0].source
     catalog = assistant.catalog
-    total, done = len(questions) * len(variants), 0
+    asks = len(questions) * len(variants)
+    total, done = 2 * asks, 0  # first half: answering; second half: scoring (embedding answers and sources)
     answered: list[tuple[str, EvalQuestion, Answer | None, str, float]] = []
     for variant in variants:
         mode, use_metadata = VARIANT_ARGS[variant]
@@ -125,7 +126,12 @@ def run_eval(assistant: Any, questions: Sequence[EvalQuestion], k: int = 5, vari
                 progress(done, total, f"{variant} · {q.id}")
 
     cache = M.EmbeddingCache(assistant.index.embedder.embed)
-    _prefetch(cache, answered, catalog)
+
+    def scoring(fraction: float) -> None:
+        if progress:
+            progress(asks + round(fraction * asks), total, "scoring")
+
+    _prefetch(cache, answered, catalog, scoring)
     rows = [_score(variant, q, answer, error, ms, k, cache, catalog) for variant, q, answer, error, ms in answered]
 
     notes: list[str] = []
@@ -161,8 +167,10 @@ def _check_variants(variants: Sequence[str] | str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(variants))
 
 
-def _prefetch(cache: M.EmbeddingCache, answered: list[Any], catalog: Any) -> None:
-    """Embed every text the scores need in a few large batches (much faster than one at a time)."""
+def _prefetch(cache: M.EmbeddingCache, answered: list[Any], catalog: Any,
+              tick: Callable[[float], None] = lambda _: None) -> None:
+    """Embed every text the scores need in large batches (much faster than one at a time), reporting the
+    share done after each batch."""
     texts: list[str] = []
     for _, q, answer, _, _ in answered:
         if answer is None:
@@ -175,7 +183,12 @@ def _prefetch(cache: M.EmbeddingCache, answered: list[Any], catalog: Any) -> Non
         paper = catalog.get(pid)
         if paper:
             texts += M.paper_units(paper)
-    cache.add(texts)
+    texts = list(dict.fromkeys(texts))
+    step = 256
+    for i in range(0, len(texts), step):
+        cache.add(texts[i:i + step])
+        tick(min(1.0, (i + step) / len(texts)))
+    tick(1.0)
 
 
 def _score(variant: str, q: EvalQuestion, answer: Answer | None, error: str, ms: float, k: int,

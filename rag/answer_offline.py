@@ -1,22 +1,34 @@
 """The offline answerer: an answer composed only of sentences from the sources, each with its [n].
-Topic questions get the sentences that answer them, grouped by paper; list questions a list of papers
-with a one-line gist each; counts, authors and dates come from the catalog."""
+
+Topic questions get the sentences that answer them, led by the paper they come from; list questions a list
+of papers with a one-line gist each (the sentence that says what the paper does); counts, authors and dates
+come from the catalog. The only words not taken from a source are short framing ("3 papers by …:"), the
+paper titles and bylines, and the authors caveat. A leading connective that points at a sentence the
+answer does not show ("To address this challenge, ", "In this paper, ") is dropped from a quoted sentence,
+so the rest is still verbatim."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from rag.planning import Plan, Planner
-from rag.prompts import ABSTAIN_PREFIX, AUTHORS_CAVEAT, NO_MATCH
-from rag.text import sentences, terms
-from rag.types import Evidence, Filters, Paper
+from rag.catalog import CATEGORY_NAMES
+from rag.planning import Plan, Planner, SentenceInfo
+from rag.prompts import ABSTAIN_PREFIX, AUTHORS_CAVEAT, NEAREST_TOPICS, NO_MATCH
+from rag.types import Evidence, Paper
 
-PROPOSAL = re.compile(r"\b(we (?:then |further |also |first )?(?:propose|introduce|present|develop|construct|design|conduct|reproduce|"
-                      r"systematize|derive)|this (?:paper|work|survey|article)|in this (?:paper|work|survey)|"
-                      r"to (?:address|bridge|tackle|fill) (?:this|these)|is (?:a|an|the first) )", re.I)
-NAMED_CLAIM = re.compile(r"\bwe (?:then |further |also |first )?(?:propose|introduce|present|develop)\b[^.]*\b[A-Z][\w-]*[A-Z]", re.I)
-QUANTITY = re.compile(r"\b(how (?:many|much|large|big)|what (?:size|number|percentage|gain|improvement))\b", re.I)
+QUANTITY = re.compile(r"\b(how (?:many|much|large|big|long)|what (?:size|number|percentage|gain|improvement|"
+                      r"average)|by how much)\b", re.I)
+CONNECTIVE = re.compile(
+    r"^(?:(?:to (?:address|tackle|solve|bridge|fill|overcome|resolve|mitigate|remedy|handle|answer|close|achieve|"
+    r"this end)\b[^,]{0,50}|in this (?:paper|work|study|article|survey)|specifically|furthermore|moreover|"
+    r"additionally|in addition|besides|however|finally|then|subsequently|therefore|thus|hence|consequently|"
+    r"motivated by [^,]{0,50}|building on [^,]{0,60}|based on (?:this|these|the above)[^,]{0,30}|"
+    r"on the (?:one|other) hand|in particular|to (?:this|that) end|as a result|first(?:ly)?|second(?:ly)?),\s+)",
+    re.I)
+
+
+MAX_ALSO = 5  # an order answer names at most this many of the other papers
 
 
 @dataclass
@@ -27,113 +39,120 @@ class Cited:
 
 
 def compose(plan: Plan, planner: Planner) -> tuple[str, list[Cited]]:
-    qterms = terms(plan.topic or plan.parsed.question)
+    # A list of catalog matches with no topic words ("Which papers have code?") gets gists that say what each
+    # paper does, not the sentence that happens to contain the word "code".
+    qterms = planner.terms(plan.topic or ("" if plan.kind in ("list", "count") else plan.parsed.question))
     quantity = bool(QUANTITY.search(plan.parsed.question))
     cited: list[Cited] = []
 
-    def cite(ev: Evidence, sents: list[str]) -> str:
-        cited.append(Cited(ev, sents, _snippet(ev, sents)))
+    def cite(ev: Evidence, sents: list[SentenceInfo]) -> str:
+        texts = [s.text for s in sents]
+        cited.append(Cited(ev, texts, _snippet(ev, texts)))
         return f"[{len(cited)}]"
 
-    def best(ev: Evidence, n: int = 1, contribution: bool = False) -> list[str]:
+    def pick(ev: Evidence, n: int = 1, contribution: bool = False) -> list[SentenceInfo]:
         return _best_sentences(ev.paper, qterms, planner, n, quantity, contribution)
 
     k = plan.kind
     caveat = bool(plan.filters.authors or plan.parsed.unknown_authors or k == "authors")
     lines: list[str] = []
+    if len(plan.scope) > 1 and k in ("list", "count", "order"):
+        lines.append(f"Of the {_n(len(plan.scope), 'paper')} in the previous answer:")
     if k == "abstain":
-        near = "; ".join(_short(p) for p in plan.nearest) or "none"
-        lines.append(f"{ABSTAIN_PREFIX} {plan.topic.rstrip('?.')}. "
-                     f"The nearest topics it does cover are in: {near}.")
+        lines.append(f"{ABSTAIN_PREFIX} {_topic_phrase(plan)}. {NEAREST_TOPICS}")
+        lines.extend(f"- {p.title}" for p in plan.nearest)
     elif k == "none":
-        what = plan.filters.describe() or ""
-        if plan.parsed.unknown_authors:
-            what = "author " + " and ".join(plan.parsed.unknown_authors)
-        extra = f" about “{plan.topic}”" if plan.topic and not plan.parsed.unknown_authors else ""
-        lines.append(f"{NO_MATCH} {what}{extra}.".replace("  ", " "))
+        lines.append(_none(plan))
     elif k == "count":
         n = len(plan.papers)
-        lines.append(f"**{n}** paper{'s' if n != 1 else ''} match{'es' if n == 1 else ''} "
-                     f"({_criteria(plan)}):")
+        lines.append(f"**{n}** paper{'s' if n != 1 else ''} {_criteria(plan)}:")
         for ev in plan.papers:
             lines.append(f"- **{ev.paper.title}** ({_when(ev.paper)}) {cite(ev, [])}")
     elif k == "authors":
         for ev in plan.papers:
             p = ev.paper
-            who = p.authors_display if p.authors else "unknown authors (this paper has no listing entry)"
-            lines.append(f"**{p.title}** is by {who} {cite(ev, [])}.")
+            who = f"is by {p.authors_display}" if p.authors else \
+                "has no known authors: it has no entry in the listing, only an abstract"
+            lines.append(f"**{p.title}** ({_when(p)}) {who} {cite(ev, [])}.")
     elif k == "order":
-        first, rest = plan.papers[0], plan.papers[1:]
+        first = plan.papers[0]
         word = "most recent" if plan.parsed.order == "desc" else "earliest"
         lines.append(f"The {word} is **{first.paper.title}**, published {_when(first.paper)} {cite(first, [])}.")
-        if rest:
-            lines.append("The others, in order:")
-            for ev in rest:
-                lines.append(f"- **{ev.paper.title}** ({_when(ev.paper)}) {cite(ev, [])}")
+        if plan.also:
+            later = "Before it" if plan.parsed.order == "desc" else "After it"
+            shown = "; ".join(f"{_short(p)} ({_when(p)})" for p in plan.also[:MAX_ALSO])
+            more = f"; and {len(plan.also) - MAX_ALSO} more" if len(plan.also) > MAX_ALSO else ""
+            lines.append(f"{later}: {shown}{more}.")
     elif k == "detail":
         ev = plan.papers[0]
-        sents = best(ev, 4, contribution=True)
-        lines.append(f"**{ev.paper.title}** ({_byline(ev.paper)}): {' '.join(sents)} {cite(ev, sents)}")
+        sents = pick(ev, 4, contribution=True)
+        lines.append(f"**{ev.paper.title}** ({_byline(ev.paper)}):")
+        lines.append(f"{_join(sents)} {cite(ev, sents)}")
         if ev.paper.url:
             lines.append(f"Code or project page: {ev.paper.url}")
     elif k == "list":
         n = len(plan.papers)
-        head = f"{n} paper{'s' if n != 1 else ''}"
-        verb = "matches" if n == 1 else "match"
-        lines.append(f"{head} {verb} ({_criteria(plan)}):" if (plan.filters.describe() or plan.topic) else f"{head}:")
+        lines.append(f"{n} paper{'s' if n != 1 else ''} {_criteria(plan)}{_order_note(plan)}:")
         for ev in plan.papers:
-            s = best(ev, 1)
-            lines.append(f"- **{ev.paper.title}** ({_byline(ev.paper)}): {' '.join(s)} {cite(ev, s)}")
+            s = pick(ev, 1)
+            lines.append(f"- **{ev.paper.title}** ({_byline(ev.paper)}): {_join(s)} {cite(ev, s)}")
     else:  # topic
         if len(plan.papers) == 1:
             ev = plan.papers[0]
-            sents = best(ev, 3, contribution=True)
-            lines.append(f"{' '.join(sents)} {cite(ev, sents)}")
-            lines.append(f"(From **{ev.paper.title}**, {_byline(ev.paper)}.)")
+            sents = pick(ev, 3, contribution=True)
+            lines.append(f"**{ev.paper.title}** ({_byline(ev.paper)}):")
+            lines.append(f"{_join(sents)} {cite(ev, sents)}")
         else:
-            lines.append(f"{len(plan.papers)} papers in the collection bear on this:")
+            lines.append(f"{len(plan.papers)} papers in the collection bear on this, closest first:")
             for i, ev in enumerate(plan.papers):
-                s = best(ev, 2 if i == 0 else 1)  # the best match says a little more
-                lines.append(f"- **{_short(ev.paper)}** ({_when(ev.paper)}): {' '.join(s)} {cite(ev, s)}")
-    if plan.parsed.refers_back and plan.filters.paper_ids and k not in ("abstain",):
-        n = len(plan.filters.paper_ids)
-        lines.insert(0, f"Looking at the {n} paper{'s' if n != 1 else ''} from the previous answer:")
+                s = pick(ev, 2 if i == 0 else 1)  # the best match says a little more
+                lines.append(f"- **{_short(ev.paper)}** ({_when(ev.paper)}): {_join(s)} {cite(ev, s)}")
     if caveat:
         lines.append(AUTHORS_CAVEAT)
     return "\n".join(lines), cited
 
 
-def _criteria(plan: Plan) -> str:
-    own = Filters(**{**plan.filters.__dict__, "paper_ids": []})  # the scope is said once, in the preamble
-    parts = [x for x in [own.describe(),
-                         f"about “{plan.topic}”" if plan.topic else ""] if x]
-    return "; ".join(parts) or "all papers"
-
+# ---- sentence choice ----------------------------------------------------------------------------------------
 
 def _best_sentences(paper: Paper, qterms: list[str], planner: Planner, n: int, quantity: bool,
-                    contribution: bool = False) -> list[str]:
-    """The n sentences that best answer the question; with `contribution`, also the sentence that states
-    what the paper does ("we propose …") so a one-paper answer says what the work is."""
-    sents = sentences(paper.abstract)
-    if not sents:
+                    contribution: bool = False) -> list[SentenceInfo]:
+    """The n sentences that best answer the question: question words (IDF-weighted) first, then sentences
+    that state the paper's own contribution over background ones. With `contribution`, the sentence that
+    says what the paper proposes is added when the others miss it, so a one-paper answer says what the work is."""
+    pr = planner.profile_of(paper.paper_id)
+    if pr is None or not pr.sentences:
         return []
+    q = set(qterms)
     scored = []
-    for i, s in enumerate(sents):
-        st = set(terms(s))
-        score = planner.vocab.overlap(qterms, st)
-        if PROPOSAL.search(s):
-            score += 1.5
-        if quantity and re.search(r"\d", s):
+    for s in pr.sentences:
+        score = sum(planner.vocab.idf(t) for t in q & s.terms)
+        score += 1.5 * s.proposal + 0.5 * s.own + 0.5 * s.named - 1.0 * s.background
+        if quantity and re.search(r"\d", s.text):
             score += 2.0
-        score -= 0.05 * i  # earlier sentences state the contribution; break ties towards them
-        scored.append((score, i, s))
-    top = sorted(scored, key=lambda t: -t[0])[:n]
-    if contribution:
-        claim = next(((sc, i, s) for sc, i, s in scored if NAMED_CLAIM.search(s)), None) or next(
-            ((sc, i, s) for sc, i, s in scored if PROPOSAL.search(s)), None)
+        score -= 0.05 * s.position  # earlier sentences state the contribution; break ties towards them
+        scored.append((score, s))
+    top = [s for _, s in sorted(scored, key=lambda t: -t[0])[:n]]
+    if contribution:  # the sentence that names what the paper proposes, else one that states the contribution
+        named = next((s for s in pr.sentences if s.named), None)
+        claim = named if named and not any(s.named for s in top) else None
+        if claim is None and not any(s.named or s.proposal for s in top):
+            claim = next((s for s in pr.sentences if s.proposal), None)
         if claim and claim not in top:
             top.append(claim)
-    return [s for _, _, s in sorted(top, key=lambda t: t[1])]  # keep the abstract's order
+    return sorted(top, key=lambda s: s.position)  # keep the abstract's order
+
+
+def trim(sentence: str) -> str:
+    """Drop a leading connective that points at context the answer does not show; the rest is verbatim."""
+    m = CONNECTIVE.match(sentence)
+    if not m or len(sentence) - m.end() < 30:
+        return sentence
+    rest = sentence[m.end():]
+    return rest[0].upper() + rest[1:]
+
+
+def _join(sents: list[SentenceInfo]) -> str:
+    return " ".join(trim(s.text) for s in sents)
 
 
 def _snippet(ev: Evidence, highlights: list[str]) -> str:
@@ -144,6 +163,64 @@ def _snippet(ev: Evidence, highlights: list[str]) -> str:
         if highlights and any(h in p.text for h in highlights):
             return p.text
     return ev.passages[0].text if ev.passages else ev.paper.abstract[:600]
+
+
+# ---- framing --------------------------------------------------------------------------------------------------
+
+def _criteria(plan: Plan) -> str:
+    """The filters in words: 'by Yuyuan Li, from 2024 on, with released code, about “federated learning”'."""
+    f = plan.filters
+    parts = []
+    if f.authors:
+        parts.append("by " + " and ".join(f.authors))
+    if f.year_from and f.year_to:
+        parts.append(f"from {f.year_from}" if f.year_from == f.year_to else f"from {f.year_from} to {f.year_to}")
+    elif f.year_from:
+        parts.append(f"from {f.year_from} on")
+    elif f.year_to:
+        parts.append(f"up to {f.year_to}")
+    if f.categories:
+        parts.append("in " + " or ".join(f"{c} ({CATEGORY_NAMES[c][0]})" if c in CATEGORY_NAMES else c
+                                         for c in f.categories))
+    if f.has_code is not None:
+        parts.append("with released code" if f.has_code else "without released code")
+    if plan.topic:
+        parts.append(f"about “{plan.topic}”")
+    if not parts:
+        return "in the collection" if not plan.scope else ""
+    return ", ".join(parts)
+
+
+def _order_note(plan: Plan) -> str:
+    return ", newest first" if len(plan.papers) > 2 and not plan.scope else ""
+
+
+def _n(k: int, word: str) -> str:
+    return f"{k} {word}{'s' if k != 1 else ''}"
+
+
+def _none(plan: Plan) -> str:
+    if plan.parsed.unknown_authors:
+        return f"No paper in the collection lists {' or '.join(plan.parsed.unknown_authors)} as an author."
+    crit = _criteria(plan).strip()
+    if len(plan.scope) == 1:
+        return f"No: **{plan.scope[0].title}** is not among the papers {crit}."
+    if plan.scope:
+        return f"None of the {len(plan.scope)} papers in the previous answer is among the papers {crit}."
+    return f"{NO_MATCH} {crit}." if crit and crit != "in the collection" else f"{NO_MATCH} the question."
+
+
+def _topic_phrase(plan: Plan) -> str:
+    """The question's subject as the user wrote it: from its first to its last topic word
+    ("graph neural networks for traffic forecasting"), else the topic words."""
+    q = plan.parsed.question
+    words = plan.topic.split()
+    if words:
+        start = q.find(words[0])
+        end = q.rfind(words[-1])
+        if 0 <= start <= end:
+            return q[start:end + len(words[-1])]
+    return (plan.topic or q).rstrip("?.! ")
 
 
 def _short(p: Paper) -> str:
@@ -163,3 +240,4 @@ def _byline(p: Paper) -> str:
     if p.category:
         bits.append(p.category)
     return ", ".join(bits)
+

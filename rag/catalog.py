@@ -1,11 +1,15 @@
 """The paper catalog: exact metadata filters over all papers (not only the top k), author matching that
-ignores case and accents and accepts partial names, category names and arXiv codes, date ordering."""
+ignores case and accents and accepts partial names, category names and arXiv codes, date ordering.
+
+Everything a question needs is indexed once, when the catalog is built (years, categories, code flag, folded
+author names and name words, titles and short names): a filter intersects sets of paper ids and a lookup is
+a dict access, so per-question work does not grow with a loop over every paper or author."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.types import Filters, Paper
 
@@ -18,6 +22,8 @@ CATEGORY_NAMES = {
     "cs.CR": ["cryptography and security", "cryptography", "security"],
 }
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
+_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
+_QUOTED = re.compile(r"[\"“”‘’'«»]([^\"“”«»]{12,400}?)[\"“”’'«»]")
 
 
 def fold(text: str) -> str:
@@ -40,13 +46,86 @@ def sort_key(p: Paper) -> tuple[int, int, int]:
     return (p.year, MONTHS.get(m.group(1), 0) if m else 0, int(m.group(2)) if m else 0)
 
 
+def newest_first(papers: list[Paper]) -> list[Paper]:
+    """Most recent first; undated papers last."""
+    dated = sorted((p for p in papers if p.year), key=sort_key, reverse=True)
+    return dated + [p for p in papers if not p.year]
+
+
+def _words(folded: str) -> list[str]:
+    return _WORD.findall(folded)
+
+
 @dataclass
 class Catalog:
     papers: list[Paper]
+    by_id: dict[str, Paper] = field(init=False)
+    authors: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_id = {p.paper_id: p for p in self.papers}
         self.authors = sorted({a for p in self.papers for a in p.authors})
+        self.position = {p.paper_id: i for i, p in enumerate(self.papers)}
+        self.all_ids = frozenset(self.by_id)
+        self.by_year: dict[int, set[str]] = {}
+        self.by_category: dict[str, set[str]] = {}
+        self.with_code: set[str] = set()
+        # folded author name → the spelling in the listing; folded name word → ids of papers with that word
+        self.author_by_folded: dict[str, str] = {}
+        self.by_name_word: dict[str, set[str]] = {}
+        for p in self.papers:
+            if p.year:
+                self.by_year.setdefault(p.year, set()).add(p.paper_id)
+            if p.category:
+                self.by_category.setdefault(p.category, set()).add(p.paper_id)
+            if p.has_code:
+                self.with_code.add(p.paper_id)
+            for a in p.authors:
+                key = " ".join(fold(a).split())
+                self.author_by_folded.setdefault(key, a)
+                for w in key.split():
+                    self.by_name_word.setdefault(w, set()).add(p.paper_id)
+        self.max_author_words = max((len(k.split()) for k in self.author_by_folded), default=0)
+        self._index_titles()
+
+    def _index_titles(self) -> None:
+        """Folded titles and short names ('VoP' of 'VoP: Text-Video …'), keyed by their first word so a text
+        is scanned once for mentions; companions (papers that quote another paper's full title)."""
+        self.title_folded = {p.paper_id: fold(p.title).strip() for p in self.papers}
+        self.by_title = {t: pid for pid, t in self.title_folded.items() if t}
+        names: dict[str, set[str]] = {}
+        for pid, t in self.title_folded.items():
+            names.setdefault(t.lstrip("\"“‘'( "), set()).add(pid)  # a mention may drop the opening quote
+            head = t.split(":")[0].strip("\"“”‘’' ") if ":" in t else ""
+            if len(head) >= 3 and head != t:
+                names.setdefault(head, set()).add(pid)
+        self.names_by_first_word: dict[str, list[tuple[str, str]]] = {}
+        for name, pids in names.items():
+            words = _words(name)
+            if words and len(pids) == 1:  # a short name two papers share names neither
+                self.names_by_first_word.setdefault(words[0], []).append((name, next(iter(pids))))
+        self.companions: dict[str, list[str]] = {}
+        for p in self.papers:
+            for other in self._titles_quoted_in(p):
+                if other != p.paper_id and p.paper_id not in self.companions.get(other, []):
+                    self.companions.setdefault(other, []).append(p.paper_id)
+
+    def _titles_quoted_in(self, p: Paper) -> list[str]:
+        """Other papers named by full title inside this paper's title ('Reproducibility Companion Paper: <title>')
+        or quoted in its abstract ('our previous work titled "<title>"')."""
+        found = []
+        title = self.title_folded[p.paper_id]
+        parts = title.split(": ")
+        for i in range(1, len(parts)):
+            pid = self.by_title.get(": ".join(parts[i:]).strip())
+            if pid:
+                found.append(pid)
+        for text in [p.abstract, *p.other_abstracts]:
+            for m in _QUOTED.finditer(fold(text)):
+                pid = self.by_title.get(m.group(1).strip(" ,.;"))
+                if pid:
+                    found.append(pid)
+        return found
 
     def __len__(self) -> int:
         return len(self.papers)
@@ -54,43 +133,59 @@ class Catalog:
     def get(self, paper_id: str) -> Paper | None:
         return self.by_id.get(paper_id)
 
+    def author_ids(self, query: str) -> set[str]:
+        """Papers with an author whose name contains every word of the query ('Gong', 'biao gong')."""
+        words = fold(query).split()
+        if not words:
+            return set()
+        out = set(self.by_name_word.get(words[0], set()))
+        for w in words[1:]:
+            out &= self.by_name_word.get(w, set())
+        # the words must belong to the same author, not to two co-authors
+        return {pid for pid in out if any(name_matches(query, a) for a in self.by_id[pid].authors)} \
+            if len(words) > 1 else out
+
     def filter(self, f: Filters) -> list[Paper]:
-        out = []
-        for p in self.papers:
-            if f.paper_ids and p.paper_id not in f.paper_ids:
-                continue
-            if f.year_from and (not p.year or p.year < f.year_from):
-                continue
-            if f.year_to and (not p.year or p.year > f.year_to):
-                continue
-            if f.has_code is not None and p.has_code != f.has_code:
-                continue
-            if f.categories and p.category not in f.categories:
-                continue
-            if f.authors and not all(any(name_matches(q, a) for a in p.authors) for q in f.authors):
-                continue
-            out.append(p)
+        """Every paper that matches all the set filters, in catalog order (or the order of f.paper_ids)."""
+        sets: list[set[str] | frozenset[str]] = []
+        if f.paper_ids:
+            sets.append(set(f.paper_ids))
+        if f.year_from or f.year_to:
+            lo, hi = f.year_from or -10**9, f.year_to or 10**9
+            sets.append({pid for y, ids in self.by_year.items() if lo <= y <= hi for pid in ids})
+        if f.has_code is True:
+            sets.append(self.with_code)
+        elif f.has_code is False:
+            sets.append(self.all_ids - self.with_code)
+        if f.categories:
+            sets.append({pid for c in f.categories for pid in self.by_category.get(c, set())})
+        for name in f.authors:
+            sets.append(self.author_ids(name))
+        if not sets:
+            return list(self.papers)
+        sets.sort(key=len)
+        ids = set(sets[0])
+        for s in sets[1:]:
+            ids &= s
+        ids &= self.all_ids
         if f.paper_ids:  # keep the order the conversation gave them
             order = {pid: i for i, pid in enumerate(f.paper_ids)}
-            out.sort(key=lambda p: order[p.paper_id])
-        return out
+            return [self.by_id[pid] for pid in sorted(ids, key=lambda pid: order[pid])]
+        return [self.by_id[pid] for pid in sorted(ids, key=self.position.__getitem__)]
 
     def mentioned_in(self, text: str) -> list[Paper]:
-        """Papers a text names by title (or by the short name before a title's colon), in order of mention."""
+        """Papers a text names by title (or by the short name before a title's colon), in order of mention.
+        The text is scanned word by word against an index of title first words: no loop over all papers."""
         low = fold(text)
-        found: list[tuple[int, int, Paper]] = []
-        for p in self.papers:
-            title = fold(p.title)
-            pos, end = low.find(title), 0
-            end = pos + len(title)
-            if pos < 0 and ":" in p.title:
-                short = fold(p.title.split(":")[0]).strip('" ')
-                if len(short) >= 3:
-                    m = re.search(rf"(?<![\w-]){re.escape(short)}(?![\w-])", low)
-                    pos, end = (m.start(), m.end()) if m else (-1, 0)
-            if pos >= 0:
-                found.append((pos, end, p))
+        spans: list[tuple[int, int, str]] = []
+        for m in _WORD.finditer(low):
+            for name, pid in self.names_by_first_word.get(m.group(), ()):
+                start, end = m.start(), m.start() + len(name)
+                if low.startswith(name, start) and not (end < len(low) and (low[end].isalnum() or low[end] == "-")):
+                    spans.append((start, end, pid))
         # A title inside a longer mentioned title ("Reproducibility Companion Paper: <title>") is not a mention.
-        kept = [f for f in found if not any(o is not f and o[0] <= f[0] and f[1] <= o[1] and
-                                            (o[1] - o[0]) > (f[1] - f[0]) for o in found)]
-        return [p for _, _, p in sorted(kept, key=lambda t: t[0])]
+        kept = [t for t in spans if not any(o[2] != t[2] and o[0] <= t[0] and t[1] <= o[1] for o in spans)]
+        first: dict[str, int] = {}
+        for start, _, pid in kept:
+            first.setdefault(pid, start)
+        return [self.by_id[pid] for pid in sorted(first, key=first.__getitem__)]

@@ -3,6 +3,7 @@
 ABSTAIN_PREFIX = "The collection has nothing on"
 AUTHORS_CAVEAT = "Note: the listing names only the first three authors of each paper, so co-authorship beyond them is unknown."
 NO_MATCH = "No paper in the collection matches"
+NEAREST_TOPICS = "The nearest topics it does cover are in these papers:"
 
 SYSTEM_PROMPT = """You answer questions about a research group's papers using ONLY the numbered sources given.
 Rules:

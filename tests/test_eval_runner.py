@@ -46,9 +46,13 @@ def test_run_eval_scores_every_variant_on_a_title_only_dataset(assistant, tmp_pa
     calls: list[tuple[int, int, str]] = []
     result = run_eval(assistant, questions, k=5, progress=lambda d, t, label: calls.append((d, t, label)))
 
-    total = len(QUESTIONS) * len(VARIANTS)
-    assert [c[0] for c in calls] == list(range(1, total + 1)) and {c[1] for c in calls} == {total}
-    assert len(result.rows) == total and list(result.variants) == list(VARIANTS)
+    asks = len(QUESTIONS) * len(VARIANTS)
+    answering = [c for c in calls if c[2] != "scoring"]
+    scoring = [c for c in calls if c[2] == "scoring"]
+    assert [c[0] for c in answering] == list(range(1, asks + 1)), "one tick per question and variant"
+    assert scoring and scoring[-1][0] == 2 * asks, "scoring reports too, ending at 100%"
+    assert [c[0] for c in scoring] == sorted(c[0] for c in scoring) and {c[1] for c in calls} == {2 * asks}
+    assert len(result.rows) == asks and list(result.variants) == list(VARIANTS)
     assert result.full_system == "hybrid+metadata" and result.overall == result.variants["hybrid+metadata"]
     assert result.dataset.endswith("theirs.jsonl") and result.n_questions == len(QUESTIONS)
     assert set(result.by_kind) == {"topic", "fact", "metadata", "follow_up", "unanswerable"}
@@ -81,7 +85,7 @@ def test_run_eval_scores_every_variant_on_a_title_only_dataset(assistant, tmp_pa
 
     d = json.loads(json.dumps(result.to_dict()))
     assert {"overall", "by_kind", "variants", "questions", "k", "dataset"} <= set(d)
-    assert len(d["questions"]) == total and d["questions"][0]["metrics"]
+    assert len(d["questions"]) == asks and d["questions"][0]["metrics"]
 
 
 def _run_cli(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
