@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -47,7 +49,7 @@ def open_client(settings: Settings, create: bool = False) -> Any:
     try:
         if settings.chroma_url:
             url = urlparse(settings.chroma_url)
-            if not url.hostname:
+            if url.scheme not in ("http", "https") or not url.hostname:
                 raise StoreError(f"LABQA_CHROMA_URL={settings.chroma_url!r} is not a URL like http://127.0.0.1:8000")
             client = chromadb.HttpClient(host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https",
                                          settings=chroma_settings)
@@ -62,21 +64,93 @@ def open_client(settings: Settings, create: bool = False) -> Any:
         raise
     except Exception as exc:  # chromadb raises many types; all mean "the store is not usable"
         raise store_error(exc, settings) from exc
+    except BaseException as exc:  # a Rust panic in chromadb (pyo3 PanicException) is a BaseException
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise store_error(exc, settings) from None
 
 
-def store_error(exc: Exception, settings: Settings) -> StoreError:
-    text = f"{type(exc).__name__}: {exc}"
-    if settings.chroma_url:
-        return StoreError(f"Cannot reach the Chroma server at {settings.chroma_url} ({text}). "
-                          "Start it with `chroma run --path DIR --host 127.0.0.1 --port N`, or unset LABQA_CHROMA_URL.")
+# What Chroma's messages say about the cause (SQLite result codes, OS errors); checked in this order.
+READ_ONLY_SIGNS = ("readonly", "read-only", "permission denied", "os error 13", "os error 30", "errno 13",
+                   "errno 30")
+FULL_SIGNS = ("disk is full", "no space left", "os error 28", "errno 28", "quota exceeded", "file too large",
+              "os error 27", "errno 27")
+CORRUPT_SIGNS = ("not a database", "malformed", "error loading hnsw", "corrupt", "unpickling")
+CONNECT_SIGNS = ("could not connect", "connection refused", "connecterror", "connection reset", "timed out",
+                 "timeout", "remoteprotocolerror", "server disconnected", "name or service not known")
+LOW_SPACE = 64 * 2**20  # below this much free space, a failed write is put down to a full disk
+
+
+def store_error(exc: BaseException, settings: Settings) -> StoreError:
+    """A Chroma failure as a StoreError that says what is wrong and how to fix it. Chroma often reports a
+    failed write only as "Error in compaction", so when its message names no cause, the store's folder is
+    looked at (free space, file size limit, write permission) before the store is called damaged."""
+    text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
     low = text.lower()
-    if "readonly" in low or "read-only" in low or "permission" in low:
-        hint = "The store folder is read-only: fix its permissions."
-    elif "disk" in low and "full" in low or "no space" in low:
-        hint = "The disk is full: free space and run `labqa ingest` again (the previous index is intact)."
+    if settings.chroma_url:
+        if any(s in low for s in CONNECT_SIGNS):
+            return StoreError(
+                f"Cannot reach the Chroma server at {settings.chroma_url} ({text}). Start it with "
+                "`chroma run --path DIR --host HOST --port PORT` (the same DIR as before, so the index is there), "
+                "or unset LABQA_CHROMA_URL to use the embedded store under LABQA_HOME.")
+        return StoreError(
+            f"The Chroma server at {settings.chroma_url} failed ({text}). Check the server's log: a full disk, "
+            "a read-only or damaged --path folder. If its folder was lost or damaged, start the server on an "
+            "empty folder and run `labqa ingest` to rebuild the index.")
+    path = settings.home / "chroma"
+    if any(s in low for s in READ_ONLY_SIGNS):
+        hint = _read_only_hint(path)
+    elif any(s in low for s in FULL_SIGNS):
+        hint = _diagnose(path) or _full_hint(path, None)
+    elif any(s in low for s in CORRUPT_SIGNS):
+        hint = _corrupt_hint(path)
     else:
-        hint = f"The store may be corrupt: delete {settings.home / 'chroma'} and run `labqa ingest` to rebuild it."
-    return StoreError(f"Chroma store at {settings.home / 'chroma'} failed ({text}). {hint}")
+        hint = _diagnose(path) or (
+            f"If this persists, the store may be damaged: delete {path} and run `labqa ingest` to rebuild it "
+            "(your source files are not touched).")
+    return StoreError(f"The Chroma store at {path} failed ({text}). {hint}")
+
+
+def _read_only_hint(path: Path) -> str:
+    return (f"The store folder is read-only: make it writable (e.g. `chmod -R u+w {path}`) and run the command "
+            "again (Chroma writes even to answer questions). The index in it is intact.")
+
+
+def _full_hint(path: Path, free: int | None) -> str:
+    space = f" ({free / 2**20:.1f} MB free)" if free is not None else ""
+    return (f"The disk holding {path} is full{space}: free some space and run the command again. The index "
+            "is intact, and an interrupted `labqa ingest` resumes where it stopped.")
+
+
+def _corrupt_hint(path: Path) -> str:
+    return (f"The store is damaged. Rebuild it: delete the folder (`rm -rf {path}`) and run `labqa ingest` "
+            "(your source files are not touched).")
+
+
+def _diagnose(path: Path) -> str | None:
+    """Why a write to the store folder may have failed, from the folder itself; None when nothing is wrong."""
+    import resource
+    import shutil
+
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None:
+        return None
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        free = None
+    if free is not None and free < LOW_SPACE:
+        return _full_hint(path, free)
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY:
+        largest = max((f.stat().st_size for f in path.rglob("*") if f.is_file()), default=0)
+        if largest + 2**20 >= soft:
+            return (f"The store's files cannot grow: this process may write files of at most {soft:,} bytes "
+                    f"(ulimit -f). Raise the limit and run the command again. The index is intact, and an "
+                    "interrupted `labqa ingest` resumes where it stopped.")
+    if not os.access(existing, os.W_OK):
+        return _read_only_hint(path)
+    return None
 
 
 def collection_names(settings: Settings) -> tuple[str, str]:
@@ -160,7 +234,10 @@ def load_catalog(settings: Settings) -> list[Paper]:
         col = client.get_collection(paper_name, embedding_function=None)
         records = read_papers(col)
     except Exception as exc:
-        raise StoreError(f"No index for the current settings at {where(settings)} ({type(exc).__name__}). "
-                         "Run `labqa ingest`.") from exc
+        from chromadb.errors import NotFoundError
+
+        if isinstance(exc, NotFoundError):  # the store works but holds no index built with these settings
+            raise StoreError(f"No index for the current settings at {where(settings)}. Run `labqa ingest`.") from exc
+        raise store_error(exc, settings) from exc
     return sorted((r.paper for r in records.values()),
                   key=lambda p: min((s.path, s.line) for s in p.provenance) if p.provenance else ("~", 0))

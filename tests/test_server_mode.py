@@ -1,0 +1,157 @@
+"""Server mode: LABQA_CHROMA_URL points ingest, ask and papers at a real `chroma run` on 127.0.0.1.
+
+The server is started on a copy of the seed index (a `chroma run --path` folder has the same layout as the
+embedded store), so nothing is re-embedded except one new paper, which proves writes go through the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.server
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+CHROMA = str(Path(sys.executable).with_name("chroma"))
+EXTRA_PAPER = (
+    "CVJan 5, 2024Code\n"
+    "GlacierSeg: Robust Segmentation of Glacier Calving Fronts in Satellite ImageryAnna Berg, Tom Lund, Eva Holm et al.\n"
+    "We study the segmentation of glacier calving fronts in synthetic aperture radar satellite imagery. GlacierSeg "
+    "combines a boundary-aware loss with test-time augmentation and reduces the mean front delineation error by "
+    "a third. Code is available at https://github.com/example/glacierseg.\n"
+)
+
+
+class ChromaServer:
+    """A real `chroma run` on a free port of 127.0.0.1; stop() and start() again keep port and folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> ChromaServer:
+        log = self.path.with_suffix(".log").open("ab")
+        self.proc = subprocess.Popen([CHROMA, "run", "--path", str(self.path), "--host", "127.0.0.1",
+                                      "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"chroma run exited; see {log.name}"
+            try:
+                urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1).read()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"chroma run did not answer on {self.url} within {timeout:g} s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def chroma_server(built_home: Path, tmp_path: Path) -> Iterator[ChromaServer]:
+    """A `chroma run` serving a private copy of the seed index."""
+    path = tmp_path / "chroma-server"
+    shutil.copytree(built_home / "chroma", path)
+    server = ChromaServer(path).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def labqa(*args: str, url: str | None, check: bool = True, input: str | None = None,
+          env: dict[str, str] | None = None, **popen: Any) -> subprocess.CompletedProcess[str]:
+    """`labqa ARGS` in a subprocess with the test's environment (isolated LABQA_HOME) and LABQA_CHROMA_URL."""
+    full_env = {**os.environ, **(env or {})}
+    if url:
+        full_env["LABQA_CHROMA_URL"] = url
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", *args], env=full_env, capture_output=True, text=True,
+                          timeout=300, cwd=ROOT, input=input, **popen)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def test_ingest_and_ask_through_a_chroma_server(chroma_server: ChromaServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    (data / "010_extra.txt").write_text(EXTRA_PAPER)
+    url = chroma_server.url
+
+    first = json.loads(labqa("ingest", "--json", str(data), url=url).stdout)
+    assert first["papers"] == 32
+    assert first["chunks_unchanged"] == 89  # the seed index the server already holds
+    assert first["chunks_added"] >= 1 and first["chunks_embedded"] == first["chunks_added"]
+
+    again = json.loads(labqa("ingest", "--json", str(data), url=url).stdout)
+    assert again["papers"] == 32
+    assert again["chunks_added"] == again["chunks_updated"] == again["chunks_removed"] == 0
+    assert again["chunks_embedded"] == 0
+    assert again["chunks_unchanged"] == first["chunks_unchanged"] + first["chunks_added"]
+
+    out = labqa("ask", "--json", "-", url=url, input="What is EISAM?\nWho works on glacier calving fronts?\n")
+    eisam, glacier = (json.loads(line) for line in out.stdout.splitlines())
+    assert eisam["citations"][0]["title"].startswith("Taming the Long Tail")
+    assert "EISAM" in eisam["answer"] and not eisam["abstained"]
+    assert glacier["citations"][0]["title"].startswith("GlacierSeg"), glacier["answer"]  # written via the server
+
+    papers = json.loads(labqa("papers", "--json", url=url).stdout)
+    assert len(papers) == 32
+    # Nothing went to an embedded store: LABQA_HOME holds no Chroma folder.
+    assert not (Path(os.environ["LABQA_HOME"]) / "chroma").exists()
+
+
+def test_an_assistant_in_process_uses_the_server(chroma_server: ChromaServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `labqa serve` and `labqa eval` do: load_settings() from the environment, then an Assistant."""
+    from rag.assistant import Assistant
+    from rag.settings import load_settings
+
+    monkeypatch.setenv("LABQA_CHROMA_URL", chroma_server.url)
+    settings = load_settings()
+    assert settings.chroma_url == chroma_server.url
+    assistant = Assistant(settings)
+    assistant.warm()
+    assert len(assistant.catalog.papers) == 31
+    for mode in ("dense", "bm25", "hybrid"):
+        answer = assistant.ask("Which papers deal with federated learning?", mode=mode)
+        assert answer.citations and not answer.abstained, mode
+    n_2023 = sum(1 for p in assistant.catalog.papers if p.year == 2023)
+    counted = assistant.ask("How many papers were published in 2023?")
+    assert counted.answer.startswith(f"**{n_2023}**"), counted.answer
+
+
+def test_a_bad_server_url_is_a_clear_error() -> None:
+    bad = labqa("papers", url="127.0.0.1:8000", check=False)
+    assert bad.returncode == 2
+    assert "is not a URL like http://127.0.0.1:8000" in bad.stderr
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = labqa("ask", "What is EISAM?", url=f"http://127.0.0.1:{port}", check=False)
+    assert down.returncode == 2
+    assert f"Cannot reach the Chroma server at http://127.0.0.1:{port}" in down.stderr
+    assert "chroma run --path" in down.stderr
