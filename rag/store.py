@@ -32,8 +32,11 @@ def fingerprint(settings: Settings) -> str:
     """Embedding model + chunking decide the vectors; changing either builds a new index, never mixes."""
     from rag.embedding import model_id
 
-    spec = json.dumps({"model": model_id(), "chunk_tokens": settings.chunk_tokens,
-                       "overlap": settings.chunk_overlap_sentences, "schema": SCHEMA}, sort_keys=True)
+    spec_fields = {"model": model_id(), "chunk_tokens": settings.chunk_tokens,
+                   "overlap": settings.chunk_overlap_sentences, "schema": SCHEMA}
+    if settings.embed_precision != "fp32":  # only when set, so existing fp32 indexes keep their name
+        spec_fields["precision"] = settings.embed_precision
+    spec = json.dumps(spec_fields, sort_keys=True)
     return hashlib.sha1(spec.encode()).hexdigest()[:10]
 
 

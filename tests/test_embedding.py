@@ -35,3 +35,35 @@ def test_batching_and_order_do_not_change_vectors(model_cache: Path) -> None:
     one_by_one = np.stack([e.embed([t])[0] for t in TEXTS])
     batched = e.embed(list(reversed(TEXTS)), batch_size=2)[::-1]
     assert np.abs(one_by_one - batched).max() < 1e-5
+
+
+def test_int8_vectors_stay_close_to_fp32(model_cache: Path) -> None:
+    exact = Embedder(model_cache).embed(TEXTS)
+    quick = Embedder(model_cache, precision="int8").embed(TEXTS)
+    assert quick.shape == exact.shape
+    cosine = (exact * quick).sum(axis=1) / np.linalg.norm(quick, axis=1)
+    assert cosine.min() > 0.85, cosine
+
+
+QUESTIONS = ["What is EISAM?", "What has the group done on recommendation unlearning?",
+             "Which papers deal with federated learning?", "What has the group published on protein structure prediction?"]
+
+
+@pytest.mark.slow
+def test_int8_precision_builds_its_own_index_and_answers_alike(index_home: Path, model_cache: Path) -> None:
+    from ingest.pipeline import ingest
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+    from rag.store import fingerprint
+
+    exact = Settings(home=index_home, model_cache=model_cache)
+    quick = Settings(home=index_home, model_cache=model_cache, embed_precision="int8")
+    assert fingerprint(quick) != fingerprint(exact)  # never mixes vectors of the two
+    before = [(a.abstained, [c.paper_id for c in a.citations]) for a in map(Assistant(exact).ask, QUESTIONS)]
+
+    report = ingest(quick)
+    assert (report.papers, report.chunks_added, report.chunks_unchanged) == (31, 89, 0)  # a rebuild
+    after = [(a.abstained, [c.paper_id for c in a.citations]) for a in map(Assistant(quick).ask, QUESTIONS)]
+    for (abst_b, cited_b), (abst_a, cited_a) in zip(before, after, strict=True):
+        assert abst_a == abst_b
+        assert set(cited_a) == set(cited_b)
