@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
+sys.path.insert(0, str(ROOT / "bench"))  # the tests start `chroma run` with the benchmark's helper
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +62,14 @@ def assistant(built_home: Path, model_cache: Path):  # type: ignore[no-untyped-d
     a = Assistant(Settings(home=built_home, model_cache=model_cache, data_dir=DATA))
     a.index  # noqa: B018 - load once
     return a
+
+
+@pytest.fixture
+def chroma_server(built_home: Path, tmp_path: Path) -> Iterator[object]:
+    """A real `chroma run` on 127.0.0.1 serving a private copy of the seed index."""
+    from chroma_server import ChromaServer
+
+    path = tmp_path / "chroma-server"
+    shutil.copytree(built_home / "chroma", path)
+    with ChromaServer(path) as server:
+        yield server

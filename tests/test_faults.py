@@ -18,12 +18,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chroma_server import ChromaServer
 from fake_openai_server import FakeOpenAIServer
-from test_server_mode import DATA, EXTRA_PAPER, ROOT, ChromaServer, labqa
+from test_server_mode import DATA, EXTRA_PAPER, ROOT, labqa
 
 from rag.errors import StoreError
 
@@ -57,22 +57,12 @@ def assert_clear_failure(proc: subprocess.CompletedProcess[str], *phrases: str) 
 
 # ------------------------------------------------------------------ the Chroma server goes away mid-session
 
-@pytest.fixture
-def server(built_home: Path, tmp_path: Path) -> Iterator[ChromaServer]:
-    path = tmp_path / "chroma-server"
-    shutil.copytree(built_home / "chroma", path)
-    srv = ChromaServer(path).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
 @pytest.mark.server
-def test_chroma_server_stops_mid_session_then_returns(server: ChromaServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chroma_server_stops_mid_session_then_returns(chroma_server: ChromaServer, monkeypatch: pytest.MonkeyPatch) -> None:
     from rag.assistant import Assistant
     from rag.settings import load_settings
 
+    server = chroma_server
     monkeypatch.setenv("LABQA_CHROMA_URL", server.url)
     assistant = Assistant(load_settings())
     assert assistant.ask(QUESTION).citations[0].title.startswith(EISAM_TITLE)

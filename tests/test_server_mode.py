@@ -12,19 +12,16 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chroma_server import ChromaServer  # bench/chroma_server.py, on sys.path via conftest
 
 pytestmark = pytest.mark.server
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
-CHROMA = str(Path(sys.executable).with_name("chroma"))
 EXTRA_PAPER = (
     "CVJan 5, 2024Code\n"
     "GlacierSeg: Robust Segmentation of Glacier Calving Fronts in Satellite ImageryAnna Berg, Tom Lund, Eva Holm et al.\n"
@@ -32,54 +29,6 @@ EXTRA_PAPER = (
     "combines a boundary-aware loss with test-time augmentation and reduces the mean front delineation error by "
     "a third. Code is available at https://github.com/example/glacierseg.\n"
 )
-
-
-class ChromaServer:
-    """A real `chroma run` on a free port of 127.0.0.1; stop() and start() again keep port and folder."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 60.0) -> ChromaServer:
-        log = self.path.with_suffix(".log").open("ab")
-        self.proc = subprocess.Popen([CHROMA, "run", "--path", str(self.path), "--host", "127.0.0.1",
-                                      "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"chroma run exited; see {log.name}"
-            try:
-                urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1).read()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"chroma run did not answer on {self.url} within {timeout:g} s")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-@pytest.fixture
-def chroma_server(built_home: Path, tmp_path: Path) -> Iterator[ChromaServer]:
-    """A `chroma run` serving a private copy of the seed index."""
-    path = tmp_path / "chroma-server"
-    shutil.copytree(built_home / "chroma", path)
-    server = ChromaServer(path).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def labqa(*args: str, url: str | None, check: bool = True, input: str | None = None,
