@@ -39,11 +39,25 @@ def data_with_extra_paper(tmp_path: Path) -> Path:
     return data
 
 
+def assert_papers_intact(papers: list[dict[str, object]]) -> None:
+    """The 31 papers are all there. An ingest that failed may still have added the new paper whole: Chroma
+    logs a write before it applies it, so a write whose *applying* failed (e.g. "Error in compaction") is
+    applied when the store is next opened. Ingest writes a paper's record only after all its chunks, so a
+    listed paper is always complete, and the test checks that it can be answered from."""
+    titles = [str(p["title"]) for p in papers]
+    assert len(titles) in (31, 32), titles
+    assert len(titles) == 31 or any(t.startswith("GlacierSeg") for t in titles), titles
+
+
 def assert_index_intact(**run: object) -> None:
     papers = json.loads(labqa("papers", "--json", url=None, **run).stdout)  # type: ignore[arg-type]
-    assert len(papers) == 31
+    assert_papers_intact(papers)
     answer = json.loads(labqa("ask", "--json", QUESTION, url=None, **run).stdout)  # type: ignore[arg-type]
     assert answer["citations"] and answer["citations"][0]["title"].startswith(EISAM_TITLE)
+    if len(papers) == 32:
+        glacier = json.loads(labqa("ask", "--json", "How are glacier calving fronts segmented?", url=None,
+                                   **run).stdout)  # type: ignore[arg-type]
+        assert glacier["citations"][0]["title"].startswith("GlacierSeg"), glacier["answer"]
 
 
 def assert_clear_failure(proc: subprocess.CompletedProcess[str], *phrases: str) -> str:
@@ -218,7 +232,8 @@ def test_really_full_file_system_during_ingest(index_home: Path, tmp_path: Path)
         assert "is full" in err and "free some space" in err and "The index is intact" in err, err
         assert "rm -rf" not in err and "damaged" not in err
     rc, stdout, err = result("papers")
-    assert rc == 0 and len(json.loads(stdout)) == 31, err
+    assert rc == 0, err
+    assert_papers_intact(json.loads(stdout))
     rc, stdout, err = result("ask")
     assert rc == 0 and json.loads(stdout)["citations"][0]["title"].startswith(EISAM_TITLE), err
 
