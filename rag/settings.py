@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     embed_precision: Literal["fp32", "int8"] = Field(
         "fp32",
         description="fp32: the model's exact vectors. int8: a dynamically quantized copy, about twice the "
-        "chunks/s on CPU for large collections; same scores on the eval set (see README). Changing it builds a "
+        "chunks/s on CPU for large collections; same retrieval/citation scores on the eval set (see README). Changing it builds a "
         "new index.",
     )
     top_k: int = Field(6, ge=1, le=50, description="Papers cited for a topic question.")
