@@ -18,13 +18,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 LABQA = str(Path(sys.executable).with_name("labqa"))
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def warm(rounds: int) -> dict[str, float]:
@@ -47,10 +44,11 @@ def warm(rounds: int) -> dict[str, float]:
             ms = (time.perf_counter() - t) * 1000
             times.append(ms)
             per_kind.setdefault(r["kind"], []).append(ms)
-    out = {"questions": len(items), "asks": len(times), "p50_ms": pct(times, 50), "p95_ms": pct(times, 95),
+    out = {"questions": len(items), "asks": len(times), "p50_ms": float(np.percentile(times, 50)),
+           "p95_ms": float(np.percentile(times, 95)),
            "max_ms": max(times)}
     for kind, ts in sorted(per_kind.items()):
-        out[f"{kind}_p50_ms"] = pct(ts, 50)
+        out[f"{kind}_p50_ms"] = float(np.percentile(ts, 50))
     return out
 
 

@@ -18,6 +18,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def vm_hwm_mb(pid: int) -> float | None:
+    """A live process's peak resident memory so far (VmHWM), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 class ChromaServer:
     """`with ChromaServer(path) as srv:` → srv.url; the server's output goes to <path>.log."""
 
@@ -53,16 +64,7 @@ class ChromaServer:
                 self.proc.wait()
 
     def peak_rss_mb(self) -> float | None:
-        """The server's peak resident memory so far (VmHWM), in MB."""
-        if not self.proc:
-            return None
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            return None
-        return None
+        return vm_hwm_mb(self.proc.pid) if self.proc else None
 
     def __enter__(self) -> ChromaServer:
         return self.start()

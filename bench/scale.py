@@ -37,12 +37,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "out"
 RESULTS = OUT / "results.json"
 MODES = ("dense", "bm25", "hybrid")
-PRECISION = {"value": "fp32"}  # LABQA_EMBED_PRECISION of the children (--precision)
 
 
 def size_of(label: str) -> int:
@@ -70,10 +71,10 @@ def models_dir() -> Path:
     return local if local.exists() else OUT / "models"
 
 
-def child_env(home: Path, chroma_url: str | None) -> dict[str, str]:
+def child_env(home: Path, chroma_url: str | None, precision: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABQA_", "OPENAI_"))}
     env.update(LABQA_HOME=str(home), LABQA_MODEL_CACHE=str(models_dir()), HF_HUB_OFFLINE="1",
-               LABQA_EMBED_PRECISION=PRECISION["value"],
+               LABQA_EMBED_PRECISION=precision,
                TOKENIZERS_PARALLELISM="false", ANONYMIZED_TELEMETRY="False")
     if chroma_url:
         env["LABQA_CHROMA_URL"] = chroma_url
@@ -168,19 +169,12 @@ def child_ingest(args: argparse.Namespace) -> dict[str, Any]:
             "cache_lookup_seconds": stats.lookup_seconds}
 
 
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = (len(s) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
 def _summary(totals: list[float], retrieve: list[float]) -> dict[str, float]:
-    return {"n": len(totals), "p50_ms": round(_pct(totals, 0.5), 1), "p95_ms": round(_pct(totals, 0.95), 1),
-            "max_ms": round(max(totals), 1) if totals else float("nan"),
-            "retrieve_p50_ms": round(_pct(retrieve, 0.5), 1), "retrieve_p95_ms": round(_pct(retrieve, 0.95), 1)}
+    def pct(values: list[float], q: float) -> float:
+        return round(float(np.percentile(values, q)), 1) if values else float("nan")
+
+    return {"n": len(totals), "p50_ms": pct(totals, 50), "p95_ms": pct(totals, 95), "max_ms": pct(totals, 100),
+            "retrieve_p50_ms": pct(retrieve, 50), "retrieve_p95_ms": pct(retrieve, 95)}
 
 
 def child_query(args: argparse.Namespace) -> dict[str, Any]:
@@ -240,7 +234,7 @@ def child_fill(args: argparse.Namespace) -> dict[str, Any]:
     cache = vector_cache.cache_for(settings)
     papers, _, _ = load_papers([Path(args.data)], settings.listing_year)
     tokenizer = load_tokenizer()
-    embedder = Embedder(settings.models_dir, settings.embed_threads)
+    embedder = Embedder.for_settings(settings)
     embedded, t0, step = 0, time.perf_counter(), 256
     for i in range(0, len(papers), step):
         batch = papers[i:i + step]
@@ -278,7 +272,7 @@ def child_embed_speed(args: argparse.Namespace) -> dict[str, Any]:
     by_id = {p.paper_id: p for p in papers}
     texts = [store.chunk_node(c, by_id[c.paper_id]).get_content(metadata_mode=MetadataMode.EMBED)
              for p in papers for c in chunks[p.paper_id]][: args.n]
-    embedder = Embedder(settings.models_dir, settings.embed_threads)
+    embedder = Embedder.for_settings(settings)
     embedder.warm()
     out: dict[str, Any] = {"texts": len(texts), "chunks_per_paper": round(
         sum(len(v) for v in chunks.values()) / len(papers), 2)}
@@ -291,26 +285,27 @@ def child_embed_speed(args: argparse.Namespace) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- orchestration
 
-def run_one(label: str, mode: str, vectors: str, reps: int, budget: float, profile: bool) -> dict[str, Any]:
+def run_one(label: str, mode: str, vectors: str, precision: str, reps: int, budget: float,
+            profile: bool) -> dict[str, Any]:
     from chroma_server import ChromaServer
 
     corpus = ensure_corpus(label)
-    base = OUT / "stores" / f"{label}-{mode}-{PRECISION['value']}"
+    base = OUT / "stores" / f"{label}-{mode}-{precision}"
     if base.exists():
         shutil.rmtree(base)
     base.mkdir(parents=True)
-    log = OUT / "logs" / f"{label}-{mode}-{PRECISION['value']}.log"
+    log = OUT / "logs" / f"{label}-{mode}-{precision}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     prof_dir = OUT / "profiles"
     prof_dir.mkdir(exist_ok=True)
     server = ChromaServer(base / "server") if mode == "server" else None
-    entry: dict[str, Any] = {"size": label, "mode": mode, "vectors": vectors, "precision": PRECISION["value"],
+    entry: dict[str, Any] = {"size": label, "mode": mode, "vectors": vectors, "precision": precision,
                              "started": time.strftime("%F %T"),
                              "load_before": loadavg(), "cpus": os.cpu_count()}
     try:
         if server:
             server.start()
-        env = child_env(base / "home", server.url if server else None)
+        env = child_env(base / "home", server.url if server else None, precision)
 
         def prof(name: str) -> list[str]:
             return ["--profile", str(prof_dir / f"{name}-{label}-{mode}.prof")] if profile else []
@@ -498,6 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", required=True)
     p.add_argument("--precision", choices=["fp32", "int8"], default="fp32", help="LABQA_EMBED_PRECISION")
     p = sub.add_parser("embed-speed", help="embedding model throughput alone")
+    p.add_argument("--precision", choices=["fp32", "int8"], default="fp32", help="LABQA_EMBED_PRECISION")
     p.add_argument("--n", type=int, default=512)
     sub.add_parser("report", help="re-render results.md and latency.png")
     for name in ("_ingest", "_query", "_fill", "_embed_speed"):  # children
@@ -519,17 +515,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     OUT.mkdir(exist_ok=True)
-    PRECISION["value"] = getattr(args, "precision", "fp32")
     if args.cmd == "run":
         for label in args.sizes.split(","):
             for mode in args.modes.split(","):
-                save_result(run_one(label, mode, args.vectors, args.reps, args.budget, args.profile))
+                save_result(run_one(label, mode, args.vectors, args.precision, args.reps, args.budget,
+                                    args.profile))
                 write_report()
     elif args.cmd == "fill":
         corpus = ensure_corpus(args.size)
         log = OUT / "logs" / f"fill-{args.size}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        res, wall, rss = run_child(["_fill", "--data", str(corpus / "data")], child_env(OUT / "fill-home", None), log)
+        res, wall, rss = run_child(["_fill", "--data", str(corpus / "data")],
+                                   child_env(OUT / "fill-home", None, args.precision), log)
         print(json.dumps({**res, "wall_seconds": round(wall, 1), "peak_rss_mb": round(rss), "load": loadavg()}))
     elif args.cmd == "embed-speed":
         corpus = ensure_corpus("1k")
@@ -537,8 +534,8 @@ def main(argv: list[str] | None = None) -> int:
         log.parent.mkdir(parents=True, exist_ok=True)
         before = loadavg()
         res, wall, rss = run_child(["_embed_speed", "--data", str(corpus / "data"), "--n", str(args.n)],
-                                   child_env(OUT / "fill-home", None), log)
-        res.update(load_before=before, load_after=loadavg(), cpus=os.cpu_count())
+                                   child_env(OUT / "fill-home", None, args.precision), log)
+        res.update(precision=args.precision, load_before=before, load_after=loadavg(), cpus=os.cpu_count())
         (OUT / "embed_speed.json").write_text(json.dumps(res, indent=1))
         print(json.dumps(res))
     elif args.cmd == "report":

@@ -192,7 +192,7 @@ class _BatchWriter:
                 if self._embedder is None:
                     from rag.embedding import Embedder
 
-                    self._embedder = Embedder(self.settings.models_dir, self.settings.embed_threads, self.settings.embed_precision)
+                    self._embedder = Embedder.for_settings(self.settings)
                 nodes = [store.chunk_node(c, by_id[c.paper_id]) for c in missing]
                 vectors = self._embedder.embed([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes],
                                                self.settings.embed_batch_size)

@@ -59,7 +59,7 @@ class Assistant:
         with self._load_lock:
             if "index" in self.__dict__:  # another thread loaded it while this one waited
                 return self.__dict__["index"]
-            embedder = Embedder(self.settings.models_dir, self.settings.embed_threads, self.settings.embed_precision)
+            embedder = Embedder.for_settings(self.settings)
             index = Index(self.settings, embedder)
             embedder.warm()
             return index

@@ -45,9 +45,9 @@ class Settings(BaseSettings):
     embed_threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = all cores.")
     embed_precision: Literal["fp32", "int8"] = Field(
         "fp32",
-        description="fp32: the model's exact vectors. int8: a dynamically quantized copy, about twice the "
-        "chunks/s on CPU for large collections; same retrieval/citation scores on the eval set (see README). Changing it builds a "
-        "new index.",
+        description="fp32: the model's exact vectors. int8: a dynamically quantized copy, 1.3-1.7x the chunks/s "
+        "on CPU for large collections, same retrieval/citation scores on the eval set (see README). Changing it "
+        "builds a new index.",
     )
     top_k: int = Field(6, ge=1, le=50, description="Papers cited for a topic question.")
     candidate_k: int = Field(30, ge=5, le=500, description="Chunks each retriever returns before fusion.")
