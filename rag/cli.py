@@ -17,9 +17,16 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def main(argv: list[str] | None = None) -> int:
+def run() -> None:
+    """The `labqa` console command. Process-wide settings belong here, not in main(): tests and scripts call
+    main() in their own process, and a SIGPIPE reset there would let any later write to a closed socket kill
+    that process."""
     if hasattr(signal, "SIGPIPE"):  # `labqa papers | head` should end quietly
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(main())
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labqa", description="Ask questions about a research group's papers.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -234,4 +241,4 @@ def cmd_eval(settings, args) -> int:  # type: ignore[no-untyped-def]
 COMMANDS = {"ingest": cmd_ingest, "papers": cmd_papers, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
