@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from chroma_server import vm_hwm_mb  # bench/ is on sys.path when this script runs
+from chroma_server import free_port, vm_hwm_mb  # bench/ is on sys.path when this script runs
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -188,9 +188,6 @@ def main(argv: list[str] | None = None) -> int:
         extra_env = {"LABQA_LLM_MODEL": "fake-model", "OPENAI_BASE_URL": hanging.base_url,
                      "OPENAI_API_KEY": "test", "LABQA_LLM_TIMEOUT": str(args.llm_hang)}
     if not url:
-        sys.path.insert(0, str(BENCH))
-        from chroma_server import free_port
-
         home = args.home or OUT / "load-home"
         if not args.home and not (home / "chroma").exists() and (ROOT / ".labqa" / "chroma").exists():
             shutil.copytree(ROOT / ".labqa" / "chroma", home / "chroma")

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import re
 import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from itertools import accumulate
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,19 +162,13 @@ def acronym(i: int, seed: int) -> str:
     space = n_syl * n_syl * n_syl * n_suf
     # An affine map x -> (a*x + b) mod space with gcd(a, space) = 1 is a permutation.
     a = 2654435761 % space
-    while _gcd(a, space) != 1:
+    while math.gcd(a, space) != 1:
         a += 1
     x = (a * (i + 1) + seed * 7919 + 12345) % space
     s1, x = x % n_syl, x // n_syl
     s2, x = x % n_syl, x // n_syl
     s3, suf = x % n_syl, x // n_syl
     return SYLLABLES[s1] + SYLLABLES[s2] + SYLLABLES[s3].lower() + SUFFIXES[suf]
-
-
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return a
 
 
 def author_pool(seed: int, size: int = 30_000) -> list[str]:
@@ -275,10 +271,7 @@ def generate(n: int, out: Path, seed: int = 0, per_file: int = 1000, versions: f
     """Write the corpus folder; returns counts. Existing corpus files in `out` are replaced."""
     seeds = load_seed()
     authors = author_pool(seed)
-    cum, total = [], 0.0
-    for r in range(len(authors)):
-        total += 1.0 / (r + 1) ** 0.85
-        cum.append(total)
+    cum = list(accumulate(1.0 / (r + 1) ** 0.85 for r in range(len(authors))))  # Zipf-like author weights
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
     for old in data.glob("*.txt"):

@@ -220,14 +220,23 @@ def child_query(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def child_fill(args: argparse.Namespace) -> dict[str, Any]:
-    """Embed every chunk text of a corpus that the cache lacks (resumable: flushes every few thousand)."""
-    import vector_cache
+def _chunk_texts(papers: list[Any], settings: Any, tokenizer: Any) -> list[str]:
+    """The exact texts ingest embeds for these papers' chunks (the vector cache is keyed by them)."""
     from llama_index.core.schema import MetadataMode
 
     from ingest.chunking import chunk_papers
-    from ingest.pipeline import load_papers
     from rag import store
+
+    chunks = chunk_papers(papers, tokenizer, settings.chunk_tokens, settings.chunk_overlap_sentences)
+    return [store.chunk_node(c, p).get_content(metadata_mode=MetadataMode.EMBED)
+            for p in papers for c in chunks[p.paper_id]]
+
+
+def child_fill(args: argparse.Namespace) -> dict[str, Any]:
+    """Embed every chunk text of a corpus that the cache lacks (resumable: flushes every few thousand)."""
+    import vector_cache
+
+    from ingest.pipeline import load_papers
     from rag.embedding import Embedder, load_tokenizer
 
     settings = _settings()
@@ -238,10 +247,7 @@ def child_fill(args: argparse.Namespace) -> dict[str, Any]:
     embedded, t0, step = 0, time.perf_counter(), 256
     for i in range(0, len(papers), step):
         batch = papers[i:i + step]
-        chunks = chunk_papers(batch, tokenizer, settings.chunk_tokens, settings.chunk_overlap_sentences)
-        by_id = {p.paper_id: p for p in batch}
-        texts = [store.chunk_node(c, by_id[c.paper_id]).get_content(metadata_mode=MetadataMode.EMBED)
-                 for p in batch for c in chunks[p.paper_id]]
+        texts = _chunk_texts(batch, settings, tokenizer)
         keys = [vector_cache.VectorCache.key(x) for x in texts]
         _, missing = cache.get(keys)
         if missing:
@@ -258,24 +264,17 @@ def child_fill(args: argparse.Namespace) -> dict[str, Any]:
 
 def child_embed_speed(args: argparse.Namespace) -> dict[str, Any]:
     """Chunks/s of the embedding model alone, on real chunk texts of the 1k corpus, at a few batch sizes."""
-    from llama_index.core.schema import MetadataMode
-
-    from ingest.chunking import chunk_papers
     from ingest.pipeline import load_papers
-    from rag import store
     from rag.embedding import Embedder, load_tokenizer
 
     settings = _settings()
     papers, _, _ = load_papers([Path(args.data)], settings.listing_year)
     papers = papers[:400]
-    chunks = chunk_papers(papers, load_tokenizer(), settings.chunk_tokens, settings.chunk_overlap_sentences)
-    by_id = {p.paper_id: p for p in papers}
-    texts = [store.chunk_node(c, by_id[c.paper_id]).get_content(metadata_mode=MetadataMode.EMBED)
-             for p in papers for c in chunks[p.paper_id]][: args.n]
+    all_texts = _chunk_texts(papers, settings, load_tokenizer())
+    texts = all_texts[: args.n]
     embedder = Embedder.for_settings(settings)
     embedder.warm()
-    out: dict[str, Any] = {"texts": len(texts), "chunks_per_paper": round(
-        sum(len(v) for v in chunks.values()) / len(papers), 2)}
+    out: dict[str, Any] = {"texts": len(texts), "chunks_per_paper": round(len(all_texts) / len(papers), 2)}
     for bs in (16, 32, 64, 128):
         t = time.perf_counter()
         embedder.embed(texts, bs)

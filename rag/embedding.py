@@ -16,11 +16,14 @@ import warnings
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rag.errors import LabQAError
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # the model's input limit (sentence-transformers max_seq_length)
@@ -141,7 +144,7 @@ class Embedder:
         self.precision = precision
 
     @classmethod
-    def for_settings(cls, settings: Any) -> Embedder:
+    def for_settings(cls, settings: Settings) -> Embedder:
         return cls(settings.models_dir, settings.embed_threads, settings.embed_precision)
 
     @cached_property

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chroma_server import ChromaServer  # bench/chroma_server.py, on sys.path via conftest
+from chroma_server import ChromaServer, free_port  # bench/chroma_server.py, on sys.path via conftest
 
 pytestmark = pytest.mark.server
 
@@ -97,9 +96,7 @@ def test_a_bad_server_url_is_a_clear_error() -> None:
     bad = labqa("papers", url="127.0.0.1:8000", check=False)
     assert bad.returncode == 2
     assert "is not a URL like http://127.0.0.1:8000" in bad.stderr
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     down = labqa("ask", "What is EISAM?", url=f"http://127.0.0.1:{port}", check=False)
     assert down.returncode == 2
     assert f"Cannot reach the Chroma server at http://127.0.0.1:{port}" in down.stderr
