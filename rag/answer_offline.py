@@ -12,9 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.catalog import CATEGORY_NAMES
-from rag.planning import Plan, Planner, SentenceInfo
+from rag.formatting import authors_text, byline, paper_when, short_name
+from rag.lexicon import CATEGORY_LABELS
+from rag.planning import Plan, Planner
+from rag.planning import PlanKind as K
 from rag.prompts import ABSTAIN_PREFIX, AUTHORS_CAVEAT, NEAREST_TOPICS, NO_MATCH
+from rag.term_stats import SentenceInfo, TermStats
 from rag.types import Evidence, Paper
 
 QUANTITY = re.compile(r"\b(how (?:many|much|large|big|long)|what (?:size|number|percentage|gain|improvement|"
@@ -39,9 +42,11 @@ class Cited:
 
 
 def compose(plan: Plan, planner: Planner) -> tuple[str, list[Cited]]:
+    """The answer text for a plan, and the sources it cites in [n] order. Works from the plan alone."""
+    stats = planner.stats
     # A list of catalog matches with no topic words ("Which papers have code?") gets gists that say what each
     # paper does, not the sentence that happens to contain the word "code".
-    qterms = planner.terms(plan.topic or ("" if plan.kind in ("list", "count") else plan.parsed.question))
+    qterms = stats.terms(plan.topic or ("" if plan.kind in (K.LIST, K.COUNT) else plan.parsed.question))
     quantity = bool(QUANTITY.search(plan.parsed.question))
     cited: list[Cited] = []
 
@@ -51,81 +56,132 @@ def compose(plan: Plan, planner: Planner) -> tuple[str, list[Cited]]:
         return f"[{len(cited)}]"
 
     def pick(ev: Evidence, n: int = 1, contribution: bool = False) -> list[SentenceInfo]:
-        return _best_sentences(ev.paper, qterms, planner, n, quantity, contribution)
+        return _best_sentences(ev.paper, qterms, stats, n, quantity, contribution)
 
     k = plan.kind
-    caveat = bool(plan.filters.authors or plan.parsed.unknown_authors or k == "authors")
+    caveat = any(e.paper.authors_truncated for e in plan.papers) and bool(
+        plan.filters.authors or plan.filters.author_position or k == K.AUTHORS)
     lines: list[str] = []
-    if len(plan.scope) > 1 and k in ("list", "count", "order"):
+    if len(plan.scope) > 1 and k in (K.LIST, K.COUNT, K.ORDER):
         lines.append(f"Of the {_n(len(plan.scope), 'paper')} in the previous answer:")
-    if k == "abstain":
+    if k == K.ABSTAIN:
         lines.append(f"{ABSTAIN_PREFIX} {_topic_phrase(plan)}. {NEAREST_TOPICS}")
         lines.extend(f"- {p.title}" for p in plan.nearest)
-    elif k == "none":
-        lines.append(_none(plan))
-    elif k == "count":
+    elif k in (K.NO_HISTORY, K.CONFLICT):
+        lines.append(plan.message)
+    elif k == K.NONE:
+        lines.append(plan.message or _none(plan))
+    elif k == K.COUNT:
         n = len(plan.papers)
         lines.append(f"**{n}** paper{'s' if n != 1 else ''} {_criteria(plan)}:")
         for ev in plan.papers:
-            lines.append(f"- **{ev.paper.title}** ({_when(ev.paper)}) {cite(ev, [])}")
-    elif k == "authors":
+            lines.append(f"- **{ev.paper.title}** ({paper_when(ev.paper)}) {cite(ev, [])}")
+    elif k == K.AUTHORS:
         for ev in plan.papers:
             p = ev.paper
-            who = f"is by {p.authors_display}" if p.authors else \
+            who = f"is by {authors_text(p.authors, p.authors_truncated)}" if p.authors else \
                 "has no known authors: it has no entry in the listing, only an abstract"
-            lines.append(f"**{p.title}** ({_when(p)}) {who} {cite(ev, [])}.")
-    elif k == "order":
+            lines.append(f"**{p.title}** ({paper_when(p)}) {who} {cite(ev, [])}.")
+    elif k == K.ORDER:
         first = plan.papers[0]
         word = "most recent" if plan.parsed.order == "desc" else "earliest"
-        lines.append(f"The {word} is **{first.paper.title}**, published {_when(first.paper)} {cite(first, [])}.")
+        lines.append(f"The {word} is **{first.paper.title}**, published {paper_when(first.paper)} {cite(first, [])}.")
         if plan.also:
             later = "Before it" if plan.parsed.order == "desc" else "After it"
-            shown = "; ".join(f"{_short(p)} ({_when(p)})" for p in plan.also[:MAX_ALSO])
+            shown = "; ".join(f"{short_name(p)} ({paper_when(p)})" for p in plan.also[:MAX_ALSO])
             more = f"; and {len(plan.also) - MAX_ALSO} more" if len(plan.also) > MAX_ALSO else ""
             lines.append(f"{later}: {shown}{more}.")
-    elif k == "detail":
+    elif k == K.CODE:
+        for ev in plan.papers:
+            p = ev.paper
+            if p.url:
+                lines.append(f"Code for **{short_name(p)}**: {p.url} {cite(ev, [])}")
+            elif p.has_code:
+                lines.append(f"**{p.title}** is marked as having released code in the listing, but the collection "
+                             f"holds no link to it {cite(ev, [])}.")
+            else:
+                lines.append(f"The collection records no code release for **{p.title}** {cite(ev, [])}.")
+    elif k == K.COMPARE:
+        lines.append(f"Side by side ({_n(len(plan.papers), 'paper')}):")
+        for ev in plan.papers:
+            aspects = _aspects(ev.paper, qterms, stats)
+            parts = "; ".join(f"*{label}*: {trim(s.text)}" for label, s in aspects)
+            lines.append(f"- **{short_name(ev.paper)}** ({paper_when(ev.paper)}) — {parts} "
+                         f"{cite(ev, [s for _, s in aspects])}")
+    elif k == K.DETAIL:
         ev = plan.papers[0]
         sents = pick(ev, 4, contribution=True)
-        lines.append(f"**{ev.paper.title}** ({_byline(ev.paper)}):")
+        lines.append(f"**{ev.paper.title}** ({byline(ev.paper)}):")
         lines.append(f"{_join(sents)} {cite(ev, sents)}")
         if ev.paper.url:
             lines.append(f"Code or project page: {ev.paper.url}")
-    elif k == "list":
+    elif k == K.LIST:
         n = len(plan.papers)
         lines.append(f"{n} paper{'s' if n != 1 else ''} {_criteria(plan)}{_order_note(plan)}:")
+        show_links = plan.filters.has_code is True
         for ev in plan.papers:
             s = pick(ev, 1)
-            lines.append(f"- **{ev.paper.title}** ({_byline(ev.paper)}): {_join(s)} {cite(ev, s)}")
+            link = f" Code: {ev.paper.url}" if show_links and ev.paper.url else ""
+            lines.append(f"- **{ev.paper.title}** ({byline(ev.paper)}): {_join(s)} {cite(ev, s)}{link}")
     else:  # topic
         if len(plan.papers) == 1:
             ev = plan.papers[0]
             sents = pick(ev, 3, contribution=True)
-            lines.append(f"**{ev.paper.title}** ({_byline(ev.paper)}):")
+            lines.append(f"**{ev.paper.title}** ({byline(ev.paper)}):")
             lines.append(f"{_join(sents)} {cite(ev, sents)}")
         else:
             lines.append(f"{len(plan.papers)} papers in the collection bear on this, closest first:")
             for i, ev in enumerate(plan.papers):
                 s = pick(ev, 2 if i == 0 else 1)  # the best match says a little more
-                lines.append(f"- **{_short(ev.paper)}** ({_when(ev.paper)}): {_join(s)} {cite(ev, s)}")
+                lines.append(f"- **{short_name(ev.paper)}** ({paper_when(ev.paper)}): {_join(s)} {cite(ev, s)}")
     if caveat:
         lines.append(AUTHORS_CAVEAT)
     return "\n".join(lines), cited
 
 
+# What a comparison sets side by side, and how each aspect's sentence is recognised.
+ASPECTS = (
+    ("proposes", None),
+    ("how", re.compile(r"\b(?:by|through|via|using|leverag\w+|consist\w*|compris\w+|design\w*|modul\w+|"
+                       r"mechanism|framework|strategy|approach|loss|optimi\w+)\b", re.I)),
+    ("evaluated on", re.compile(r"\b(?:experiment\w*|dataset\w*|benchmark\w*|evaluat\w+|results?|outperform\w*)\b",
+                                re.I)),
+)
+
+
+def _aspects(paper: Paper, qterms: list[str], stats: TermStats) -> list[tuple[str, SentenceInfo]]:
+    """One sentence per aspect — what the paper proposes, how, on what data — each used once."""
+    pr = stats.profile_of(paper.paper_id)
+    if pr is None or not pr.sentences:
+        return []
+    out: list[tuple[str, SentenceInfo]] = []
+    used: set[int] = set()
+    for label, cue in ASPECTS:
+        if cue is None:
+            s = next((s for s in pr.sentences if s.named), None) or next((s for s in pr.sentences if s.proposal), None)
+        else:
+            s = next((s for s in pr.sentences if s.position not in used and cue.search(s.text) and not s.background),
+                     None)
+        if s is not None and s.position not in used:
+            out.append((label, s))
+            used.add(s.position)
+    return out
+
+
 # ---- sentence choice ----------------------------------------------------------------------------------------
 
-def _best_sentences(paper: Paper, qterms: list[str], planner: Planner, n: int, quantity: bool,
+def _best_sentences(paper: Paper, qterms: list[str], stats: TermStats, n: int, quantity: bool,
                     contribution: bool = False) -> list[SentenceInfo]:
     """The n sentences that best answer the question: question words (IDF-weighted) first, then sentences
     that state the paper's own contribution over background ones. With `contribution`, the sentence that
     says what the paper proposes is added when the others miss it, so a one-paper answer says what the work is."""
-    pr = planner.profile_of(paper.paper_id)
+    pr = stats.profile_of(paper.paper_id)
     if pr is None or not pr.sentences:
         return []
     q = set(qterms)
     scored = []
     for s in pr.sentences:
-        score = sum(planner.vocab.idf(t) for t in q & s.terms)
+        score = sum(stats.vocab.idf(t) for t in q & s.terms)
         score += 1.5 * s.proposal + 0.5 * s.own + 0.5 * s.named - 1.0 * s.background
         if quantity and re.search(r"\d", s.text):
             score += 2.0
@@ -168,24 +224,35 @@ def _snippet(ev: Evidence, highlights: list[str]) -> str:
 # ---- framing --------------------------------------------------------------------------------------------------
 
 def _criteria(plan: Plan) -> str:
-    """The filters in words: 'by Yuyuan Li, from 2024 on, with released code, about “federated learning”'."""
+    """The filters in words: 'by Yuyuan Li (first author), from 2022 or 2024, with released code, about “…”'."""
     f = plan.filters
     parts = []
     if f.authors:
-        parts.append("by " + " and ".join(f.authors))
+        where = {1: "first", 2: "second", 3: "third"}.get(f.author_position or 0)
+        parts.append("by " + " and ".join(f.authors) + (f" as {where} author" if where else ""))
+    if f.exclude_authors:
+        parts.append("not by " + " or ".join(f.exclude_authors))
+    if f.years:
+        parts.append("from " + " or ".join(map(str, f.years)))
     if f.year_from and f.year_to:
         parts.append(f"from {f.year_from}" if f.year_from == f.year_to else f"from {f.year_from} to {f.year_to}")
     elif f.year_from:
         parts.append(f"from {f.year_from} on")
     elif f.year_to:
         parts.append(f"up to {f.year_to}")
+    if f.exclude_years:
+        parts.append("not from " + " or ".join(map(str, f.exclude_years)))
     if f.categories:
-        parts.append("in " + " or ".join(f"{c} ({CATEGORY_NAMES[c][0]})" if c in CATEGORY_NAMES else c
+        parts.append("in " + " or ".join(f"{c} ({CATEGORY_LABELS[c]})" if c in CATEGORY_LABELS else c
                                          for c in f.categories))
+    if f.exclude_categories:
+        parts.append("outside " + " and ".join(f"{c} ({CATEGORY_LABELS.get(c, c)})" for c in f.exclude_categories))
     if f.has_code is not None:
         parts.append("with released code" if f.has_code else "without released code")
     if plan.topic:
         parts.append(f"about “{plan.topic}”")
+    if plan.parsed.exclude_topic:
+        parts.append(f"not about “{plan.parsed.exclude_topic}”")
     if not parts:
         return "in the collection" if not plan.scope else ""
     return ", ".join(parts)
@@ -221,23 +288,3 @@ def _topic_phrase(plan: Plan) -> str:
         if 0 <= start <= end:
             return q[start:end + len(words[-1])]
     return (plan.topic or q).rstrip("?.! ")
-
-
-def _short(p: Paper) -> str:
-    """'VoP: Text-Video …' → 'VoP'; titles whose head is not a name ('A Survey on …') stay whole."""
-    head = p.title.split(":")[0]
-    return head if ":" in p.title and " " not in head.strip() else p.title
-
-
-def _when(p: Paper) -> str:
-    if not p.date:
-        return "date unknown"
-    return f"{p.date}, {p.year}" if p.year_inferred else p.date
-
-
-def _byline(p: Paper) -> str:
-    bits = [p.authors_display if p.authors else "authors unknown", _when(p)]
-    if p.category:
-        bits.append(p.category)
-    return ", ".join(bits)
-

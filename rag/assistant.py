@@ -14,6 +14,7 @@ from rag.catalog import Catalog
 from rag.citations import check
 from rag.errors import LLMError, QuestionError
 from rag.planning import Plan, Planner
+from rag.planning import PlanKind as K
 from rag.prompts import ABSTAIN_PREFIX
 from rag.query_parser import parse
 from rag.settings import Settings
@@ -122,7 +123,7 @@ class Assistant:
         t = time.perf_counter()
         answerer = OFFLINE
         text = None
-        if self.llm and not offline and plan.kind in ("topic", "detail") and plan.papers:
+        if self.llm and not offline and plan.kind in (K.TOPIC, K.DETAIL, K.COMPARE) and plan.papers:
             try:
                 parts: list[str] = []
                 for delta in self.llm.stream(plan, history, text_q, notes):
@@ -140,7 +141,7 @@ class Assistant:
                 yield f"\n\n⚠ {exc} Showing the offline answer instead.\n\n"
         elif self.llm and not offline:
             answerer = f"{OFFLINE} (exact catalog answer; the LLM is used for topic questions)" \
-                if plan.kind not in ("abstain",) else f"{OFFLINE} (nothing relevant retrieved; the LLM was not called)"
+                if plan.kind != K.ABSTAIN else f"{OFFLINE} (nothing relevant retrieved; the LLM was not called)"
         if text is None:
             text, cited = compose(plan, self.planner)
             timings.setdefault("first_text_ms", (time.perf_counter() - t0) * 1000)
@@ -150,8 +151,9 @@ class Assistant:
             text, citations = self._llm_citations(text, plan, notes)
         timings["answer_ms"] = (time.perf_counter() - t) * 1000
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
-        abstained = plan.kind == "abstain" or (plan.kind == "none" and bool(parsed.unknown_authors)) \
-            or text.startswith(ABSTAIN_PREFIX)
+        # Nothing cited means the collection has no answer: no paper on the topic, none matching the filters,
+        # an unknown author, an impossible year, no earlier answer to refer to.
+        abstained = not plan.papers or text.startswith(ABSTAIN_PREFIX)
         yield Answer(
             question=text_q, answer=text, answerer=answerer, abstained=abstained,
             citations=[] if abstained else citations,

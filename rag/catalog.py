@@ -133,17 +133,29 @@ class Catalog:
     def get(self, paper_id: str) -> Paper | None:
         return self.by_id.get(paper_id)
 
-    def author_ids(self, query: str) -> set[str]:
-        """Papers with an author whose name contains every word of the query ('Gong', 'biao gong')."""
+    def author_ids(self, query: str, position: int | None = None) -> set[str]:
+        """Papers with an author whose name contains every word of the query ('Gong', 'biao gong'); with a
+        position (1 = first author), only papers where that author is at that position."""
         words = fold(query).split()
         if not words:
             return set()
         out = set(self.by_name_word.get(words[0], set()))
         for w in words[1:]:
             out &= self.by_name_word.get(w, set())
+        if position is not None:
+            return {pid for pid in out if len(self.by_id[pid].authors) >= position
+                    and name_matches(query, self.by_id[pid].authors[position - 1])}
         # the words must belong to the same author, not to two co-authors
         return {pid for pid in out if any(name_matches(query, a) for a in self.by_id[pid].authors)} \
             if len(words) > 1 else out
+
+    def year_ids(self, lo: int | None, hi: int | None) -> set[str]:
+        lo, hi = lo or -10**9, hi or 10**9
+        return {pid for y, ids in self.by_year.items() if lo <= y <= hi for pid in ids}
+
+    @property
+    def years(self) -> list[int]:
+        return sorted(self.by_year)
 
     def filter(self, f: Filters) -> list[Paper]:
         """Every paper that matches all the set filters, in catalog order (or the order of f.paper_ids)."""
@@ -151,8 +163,9 @@ class Catalog:
         if f.paper_ids:
             sets.append(set(f.paper_ids))
         if f.year_from or f.year_to:
-            lo, hi = f.year_from or -10**9, f.year_to or 10**9
-            sets.append({pid for y, ids in self.by_year.items() if lo <= y <= hi for pid in ids})
+            sets.append(self.year_ids(f.year_from, f.year_to))
+        if f.years:
+            sets.append({pid for y in f.years for pid in self.by_year.get(y, set())})
         if f.has_code is True:
             sets.append(self.with_code)
         elif f.has_code is False:
@@ -160,14 +173,20 @@ class Catalog:
         if f.categories:
             sets.append({pid for c in f.categories for pid in self.by_category.get(c, set())})
         for name in f.authors:
-            sets.append(self.author_ids(name))
-        if not sets:
-            return list(self.papers)
-        sets.sort(key=len)
-        ids = set(sets[0])
-        for s in sets[1:]:
-            ids &= s
-        ids &= self.all_ids
+            sets.append(self.author_ids(name, f.author_position))
+        ids = set(self.all_ids)
+        if sets:
+            sets.sort(key=len)
+            ids = set(sets[0])
+            for s in sets[1:]:
+                ids &= s
+            ids &= self.all_ids
+        for name in f.exclude_authors:
+            ids -= self.author_ids(name)
+        for c in f.exclude_categories:
+            ids -= self.by_category.get(c, set())
+        for y in f.exclude_years:
+            ids -= self.by_year.get(y, set())
         if f.paper_ids:  # keep the order the conversation gave them
             order = {pid: i for i, pid in enumerate(f.paper_ids)}
             return [self.by_id[pid] for pid in sorted(ids, key=lambda pid: order[pid])]

@@ -211,13 +211,12 @@ def answer_json(answer) -> dict:  # type: ignore[no-untyped-def]
 
 
 def format_references(answer) -> str:  # type: ignore[no-untyped-def]
+    from rag.formatting import reference
+
     lines = []
     if answer.citations:
         lines.append("References")
-        for c in answer.citations:
-            authors = ", ".join(c.authors) + (" et al." if c.authors_truncated else "") if c.authors else "authors unknown"
-            link = f" {c.url}" if c.url else ""
-            lines.append(f"  [{c.n}] {c.title}. {authors} ({c.year or 'year unknown'}).{link}")
+        lines += [f"  {reference(c)}" for c in answer.citations]
     if answer.filters:
         lines.append(f"Filters applied: {answer.filters}")
     for note in answer.notes:

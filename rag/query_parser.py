@@ -1,273 +1,470 @@
-"""A deterministic reading of the question: catalog filters (year, author, category, code), what kind of
-answer is wanted (topic, list, count, authors, detail, order) and the topic words left over. Works offline;
-an LLM is never needed to answer metadata questions exactly."""
+"""Reading a question into a structured query: catalog filters (years and year sets, authors and their
+position, categories, released code — each possibly negated), the papers it names, what shape of answer it
+wants (an Intent), and the topic words left over.
+
+How it generalises: names, method names and typos are linked against the catalog (rag.linking), not listed
+here; a word becomes a filter only where the question uses it as one — a category name next to a paper noun
+("machine learning papers", "papers in NLP") or a category word, a year next to a year cue, a code word with a
+release verb — and a negation ("not", "without", "didn't", "non-") turns the filter or topic that follows it
+into an exclusion. What is left, minus English function words (scikit-learn's list) and the few words that
+shape questions about papers (rag.lexicon.QUESTION_WORDS), is the topic. Works offline."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
 
-from rag.catalog import CATEGORY_NAMES, Catalog, fold
+from rag.catalog import Catalog, fold
+from rag.lexicon import CATEGORY_ALIASES, CATEGORY_NOUNS, FIELD_ABBREVIATIONS, PAPER_NOUNS, QUESTION_WORDS
+from rag.linking import Linker
 from rag.types import Filters
 
-ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
-            "fifth": 5, "5th": 5, "sixth": 6, "last": -1}
-REFERS_BACK = re.compile(
-    r"\b(those|these|them|they|it|its|this one|that one|this paper|that paper|the above|either|both|"
-    r"the (?:first|second|third|fourth|fifth|sixth|last|1st|2nd|3rd|4th|5th) (?:one|paper|of them|of those))\b",
-    re.I)
-PAPER_NOUN = re.compile(r"\b(papers?|works?|publications?|articles?|studies|collection|group|lab|team|all)\b", re.I)
-ORDINAL_RE = re.compile(r"\bthe (first|second|third|fourth|fifth|sixth|last|1st|2nd|3rd|4th|5th)"
-                        r"(?: (?:one|paper|of them|of those|of these))?\b", re.I)
-ORDER_ASC = re.compile(r"\b(oldest|earliest|came out (?:first|earlier)|published first|was first|earlier|"
-                       r"first published)\b", re.I)
-ORDER_DESC = re.compile(r"\b(newest|latest|most recent|came out last|published last|most recently)\b", re.I)
-COUNT_RE = re.compile(r"\bhow many (?:[\w.'-]+ ){0,4}?(?:papers|works|publications|articles)\b|"
-                      r"\b(?:number|count) of (?:[\w.'-]+ ){0,3}?(?:papers|works|publications)\b", re.I)
-AUTHORS_RE = re.compile(r"\bwho (?:wrote|are the authors|authored|is the author|were the authors|(?:is|are) behind)|"
-                        r"\b(?:what|which) are the authors\b|\bauthors of (?:the|that|this|it|them|those)\b", re.I)
-DETAIL_RE = re.compile(r"\b(tell me more|more about|more details?|elaborate|summari[sz]e|what is it about|"
-                       r"explain)\b", re.I)
-LIST_RE = re.compile(r"^\s*(list|show|give|which|what) (?:me )?(?:all )?(?:the )?(?:of )?"
-                     r"(?:\w+'s )?(papers|works|publications|articles)\b|\bpapers? (by|from|in|with|since|before)\b|"
-                     r"^\s*papers\b|\bwhat (?:papers|work) has\b|\bhas \w+(?: \w+)? (?:worked on|written|published)\b|"
-                     r"\bwhat has (?-i:[A-Z]\w+(?: [A-Z]\w+)?) (?:worked on|written|published|done)\b", re.I)
-CODE_YES = re.compile(r"\b(?:released|releases?|open[- ]sourced?|public(?:ly available)?|available|with|have|has|having"
-                      r"|provide[sd]?|share[sd]?)(?: their| the| its)? (?:source )?code\b|\bcode (?:released|available|"
-                      r"is available|release|links?)\b|\bgithub\b|\bopen[- ]source\b", re.I)
-CODE_NO = re.compile(r"\b(?:without|no|lacking|missing) (?:released |public )?code\b", re.I)
-AUTHOR_CUE = re.compile(r"\b(by|authors?|co-?authored?|wrote|write|writes|written|worked|publish(?:ed)?|'s)\b", re.I)
-# An unknown person: two capitalised words right after "by", "did", "has", "is", "author(s)", or followed by
-# "'s" or a writing verb — not any capitalised pair in a question that quotes a title.
-_NAME = r"([A-ZÀ-Þ][a-zß-ÿ]+(?:[A-ZÀ-Þ][a-zß-ÿ]+)?) ([A-ZÀ-Þ][a-zß-ÿ]+(?:[A-ZÀ-Þ][a-zß-ÿ]+)?)"
-NAME_BIGRAM = re.compile(
-    rf"(?:(?<=\b(?i:by) )|(?<=\b(?i:did) )|(?<=\b(?i:has) )|(?<=\b(?i:have) )|(?<=\b(?i:is) )|"
-    rf"(?<=\b(?i:author) )|(?<=\b(?i:authors) ))"
-    rf"{_NAME}(?:'s)?(?![\w-])|(?<![\w.-]){_NAME}(?='s\b| (?:wrote|write|writes|co-?authored|authored|published|"
-    rf"worked)\b)")
-STOP = set("""a an and are as at be been by can could did do does done for from had has have how i in into is it its
-me my of on or our papers paper than that the their them there these they this those to was were what when where
-which who whom whose why will with would you your any all some show list give tell find about regarding works work
-research group group's lab publications publication articles article published publish written wrote author authors
-co-author co-authored coauthored many much more collection category categories filed under came out up since
-before after between during year years also other rather new one ones please kind sort type there's anything
-something has, done worked stand stands called named name mean means working study studies studied deal deals
-address addresses papers? exist exists use uses used using rely relies relying anyone anybody someone somebody let
-lets get gets got such being doing thing things topic topics concerning related relating relevant cover covers
-covered covering focus focuses focusing involve involves involving discuss discusses discussing talk talks
-look looks looking know known team members member people person we us you've i'm what's which's does
-""".split())
-WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
-NAME_WORD = re.compile(r"([^\W\d_]+)(?:'s)?")
+YEAR_MIN, YEAR_MAX = 1900, 2100  # a year outside this is a mistake to report, never "no filter"
+
+
+class Intent(StrEnum):
+    TOPIC = "topic"  # what the collection says on a subject
+    LIST = "list"  # every paper that matches
+    COUNT = "count"  # how many papers match
+    AUTHORS = "authors"  # who wrote it
+    DETAIL = "detail"  # more about one paper
+    ORDER = "order"  # newest / oldest
+    COMPARE = "compare"  # two or more named papers side by side
+    CODE = "code"  # where the code of a paper is
 
 
 @dataclass
 class ParsedQuery:
     question: str
     filters: Filters = field(default_factory=Filters)
-    intent: str = "topic"  # topic | list | count | authors | detail | order
+    intent: Intent = Intent.TOPIC
     order: str | None = None  # "asc" (oldest first) or "desc"
-    topic: str = ""  # content words left once the metadata phrases are taken out
-    refers_back: bool = False
-    ordinal: int | None = None
+    topic: str = ""  # content words left once the metadata phrases are taken out (typos corrected)
+    exclude_topic: str = ""  # "unlearning papers that are not surveys" → "surveys"
+    mentions: list[str] = field(default_factory=list)  # ids of the papers the question names, in order
+    refers_back: bool = False  # about the papers of the previous answer
+    explicit_ref: bool = False  # says so ("of those", "the second one"), rather than having no subject
+    ordinal: int | None = None  # "the second one" → 2; "the last one" → -1
     unknown_authors: list[str] = field(default_factory=list)  # named people with no paper in the catalog
+    bad_years: list[int] = field(default_factory=list)  # years outside YEAR_MIN–YEAR_MAX
     alternatives: list[str] = field(default_factory=list)  # topic words on each side of an "or", if any
+    singular: bool = False  # asks for one paper ("which paper …", "what is EISAM?")
+    corrections: dict[str, str] = field(default_factory=dict)  # misspelt word → collection word
 
     @property
     def is_metadata(self) -> bool:
-        f = self.filters
-        return bool(f.year_from or f.year_to or f.authors or f.categories or f.has_code is not None
-                    or self.unknown_authors)
+        return self.filters.has_metadata() or bool(self.unknown_authors or self.bad_years)
+
+
+# ---- cues ------------------------------------------------------------------------------------------------
+_NOUNS = "|".join(PAPER_NOUNS)
+_CAT_NOUNS = "|".join(CATEGORY_NOUNS)
+NEGATION = re.compile(r"\b(?:not|no|non|without|except|excluding|exclude|never|lacking|lack|minus|"
+                      r"other than|apart from|aside from|rather than|instead of)\b|n't\b|\bnon-", re.I)
+CLAUSE_END = re.compile(r"[,;:.?!]|\b(?:and|but|or|which|that|who|where|while|whereas)\b", re.I)
+STRONG_REF = re.compile(
+    r"\b(?:of|among|from|between) (?:those|these|them|the above|the two|both)\b|\bthe (?:former|latter)\b|"
+    r"\b(?:those|these|the above|the two|the same) (?:papers?|works?|ones?|two|articles?)\b|"
+    r"\b(?:this|that) (?:one|paper|work|study|article)\b|"
+    r"\bthe (?:first|second|third|fourth|fifth|sixth|last|1st|2nd|3rd|4th|5th|other) (?:one|paper|of them|of those|"
+    r"of these|work|article)\b|\b(?:both|either|each|neither) of (?:them|those|these)\b", re.I)
+WEAK_REF = re.compile(r"\b(?:those|these|them|they|it|its|itself|both|either|the (?:first|second|third|fourth|"
+                      r"fifth|last)|the others?)\b", re.I)
+ORDINAL = re.compile(r"\bthe (first|second|third|fourth|fifth|sixth|last|1st|2nd|3rd|4th|5th|6th)\b"
+                     r"(?! author)(?:[ -](?:one|paper|of them|of those|of these|work|article))?", re.I)
+ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
+            "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "last": -1}
+AUTHOR_POSITION = re.compile(
+    r"\b(first|second|third|1st|2nd|3rd|lead|leading|main|primary|senior|last)[ -](?:authors?|authored|named|listed)\b"
+    r"|\b(?:as|is|was) (?:the )?(first|second|third|lead|last)\b(?! (?:paper|one|work))"
+    r"|\bauthor (?:number |no\.? ?|#)?(one|two|three|1|2|3)\b", re.I)
+POSITIONS = {"first": 1, "1st": 1, "lead": 1, "leading": 1, "main": 1, "primary": 1, "one": 1, "1": 1,
+             "second": 2, "2nd": 2, "two": 2, "2": 2, "third": 3, "3rd": 3, "three": 3, "3": 3}
+ORDER_ASC = re.compile(r"\b(oldest|earliest|first (?:published|paper|one|work)|came out (?:first|earlier)|"
+                       r"published (?:first|earlier)|older|earlier)\b", re.I)
+ORDER_DESC = re.compile(r"\b(newest|latest|most recent(?:ly)?|came out (?:last|later)|published (?:last|later)|"
+                        r"newer|more recent|last (?:published|paper))\b", re.I)
+COUNT = re.compile(rf"\bhow many\b(?=(?:\s+[\w'.-]+){{0,4}}?\s+(?:{_NOUNS})\b|\s+(?:are|were|have|has|had|did|do|"
+                   rf"does|of (?:them|those|these)|is|came|got|use|used|mention|come|from|in|by|with|without)\b|"
+                   rf"\s*\??\s*$)|\b(?:number|count|total) of (?:[\w'-]+ ){{0,3}}?(?:{_NOUNS})\b|"
+                   rf"^\s*count\b", re.I)
+AUTHORS_ASK = re.compile(r"\bwho(?:'s| is| are| were| was)? (?:wrote|write|writes|authored|authors?|behind|the authors?|"
+                         r"on the author list|worked on|did|made|created|published|involved)\b|"
+                         r"\b(?:what|which|list|name) (?:are |were )?(?:the )?authors?\b|\bauthors? (?:of|for|on)\b|"
+                         r"\bwhose (?:paper|work)\b|\bwritten by whom\b|\bby whom\b|\bauthor list\b|"
+                         r"\bwho (?:are|were) (?:they|the people)\b", re.I)
+DETAIL_ASK = re.compile(r"\b(tell me (?:more|about)|more (?:about|on|details?|info)|details?|elaborate|expand on|"
+                        r"summari[sz]e|summary|explain|describe|what (?:is|'s) (?:it|that|this)(?: one)? about|"
+                        r"what does (?:it|that|this)(?: one| paper)? (?:do|propose|say))\b", re.I)
+COMPARE_ASK = re.compile(r"\b(compar\w*|vs\.?|versus|differ\w*|contrast\w*|similarit\w+|in common|better|"
+                         r"(?:how|what) (?:do|does|are|is) .{1,60}? (?:and|or) .{1,60}? (?:differ|compare|relate))\b",
+                         re.I)
+CODE_WORD = re.compile(r"\b(?:source code|code(?:base|s)?|github|gitlab|repo(?:sitory|sitories|s)?|"
+                       r"implementations?|open[- ]?sourced?)\b", re.I)
+CODE_WHERE = re.compile(r"\b(?:where|link|links|url|urls|find|get|download|access|point me)\b", re.I)
+SINGULAR = re.compile(r"\b(?:which|what) (?:single |one )?(?:paper|work|study|article|publication)\b(?!s)|"
+                      r"\b(?:a|one|the) (?:single )?(?:paper|work|study|article)\b (?:that|which|where|about|on|"
+                      r"to|for|proposing|introducing|with)\b", re.I)
+WHAT_IS_NAME = re.compile(r"^\s*(?i:what|who)(?:'s| (?i:is|was|does|are))? [A-Z0-9]")  # "What is EISAM?" (case matters)
+PAPER_NOUN = re.compile(rf"\b(?:{_NOUNS})\b", re.I)
+WANTS_ALL = re.compile(r"\b(?:all|every|everything|full list|complete list|entire|each|list|enumerate|"
+                       r"any (?:other )?(?:papers|work))\b", re.I)
+PLURAL = re.compile(r"\b(?:papers|works|studies|publications|articles|ones)\b", re.I)
+RELATIVE_YEARS = re.compile(r"\b(?:in |from |during )?(?:the )?(this|last|past|previous|next|coming) "
+                            r"(?:(\d|two|three|four|five|six|seven|eight|nine|ten|few|couple of) )?years?\b", re.I)
+NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+                "few": 3, "couple of": 2}
+PERSON_CUE = re.compile(r"\b(?:by|author(?:ed|s)?|co-?authored?|wrote|written|writes?|publish(?:ed|es)?|worked|"
+                        r"papers? of|work of|has \w+ \w+ done)\b|'s\b", re.I)
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    # scikit-learn's published English stop list, plus the question-shaping words of rag.lexicon.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | QUESTION_WORDS | {"don", "doesn", "didn", "isn", "aren", "wasn", "weren",
+                                                              "haven", "hasn", "won", "ve", "ll", "re", "s", "t", "non"}
+
+
+def _linker(catalog: Catalog) -> Linker:
+    """One Linker per catalog, built on first use and kept with it (a catalog never changes once built)."""
+    linker = catalog.__dict__.get("_linker")
+    if linker is None:
+        linker = catalog.__dict__.setdefault("_linker", Linker(catalog))
+    return linker
+
+
+class _Spans:
+    """The parts of the question already read as filters, names or cues (so they are not topic words)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.spans: list[tuple[int, int]] = []
+
+    def take(self, start: int, end: int) -> None:
+        self.spans.append((start, end))
+
+    def taken(self, start: int, end: int) -> bool:
+        return any(a < end and start < b for a, b in self.spans)
+
+    def rest(self) -> str:
+        return "".join(" " if any(a <= i < b for a, b in self.spans) else ch for i, ch in enumerate(self.text))
+
+
+def _negated(text: str, start: int, window: int = 4) -> bool:
+    """A negation cue within `window` words before position `start`, in the same clause."""
+    before = text[:start]
+    cut = max((m.end() for m in CLAUSE_END.finditer(before)), default=0)
+    clause = before[cut:]
+    cues = list(NEGATION.finditer(clause))
+    if not cues:
+        return False
+    between = clause[cues[-1].end():]
+    return len(re.findall(r"\w+", between)) <= window
 
 
 def parse(question: str, catalog: Catalog, listing_year: int) -> ParsedQuery:
     q = ParsedQuery(question=question)
     text = question
-    spans: list[tuple[int, int]] = []
+    sp = _Spans(text)
+    linker = _linker(catalog)
 
-    def take(m: re.Match[str]) -> None:
-        spans.append(m.span())
+    _years(text, q, listing_year, sp)
+    _categories(text, q.filters, sp)
+    _authors(text, catalog, linker, q, sp)
+    _code(text, q, sp)
+    for pid, a, b in linker.mentions(text):
+        if not sp.taken(a, b) and pid not in q.mentions:
+            q.mentions.append(pid)
+            sp.take(a, b)
 
-    _years(text, q.filters, listing_year, take)
-    _categories(text, q.filters, take)
-    if CODE_NO.search(text):
-        q.filters.has_code = False
-        take(CODE_NO.search(text))  # type: ignore[arg-type]
-    elif m := CODE_YES.search(text):
-        q.filters.has_code = True
-        take(m)
-    _authors(text, catalog, q, take)
-
-    q.refers_back = bool(REFERS_BACK.search(text))
-    rest = _blank(text, spans)  # "2023 or earlier" is a year filter, not an ordering
-    if m := ORDINAL_RE.search(rest):
+    if m := ORDINAL.search(sp.rest()):
         q.ordinal = ORDINALS[m.group(1).lower()]
-        take(m)
+        sp.take(*m.span())
+    rest = sp.rest()
     if m := ORDER_DESC.search(rest):
         q.order = "desc"
-        take(m)
+        sp.take(*m.span())
     elif m := ORDER_ASC.search(rest):
         q.order = "asc"
-        take(m)
+        sp.take(*m.span())
 
-    if COUNT_RE.search(text):
-        q.intent = "count"
-    elif AUTHORS_RE.search(text):
-        q.intent = "authors"
-    elif q.order:
-        q.intent = "order"
-    elif DETAIL_RE.search(text):
-        q.intent = "detail"
-    elif q.is_metadata or LIST_RE.search(text):
-        q.intent = "list"
-
-    kept = _blank(text, spans)
-    q.topic = _topic_words(kept)
-    # "which came out earlier?", "who wrote the first?", "any with code?": nothing left to search for, no
-    # paper noun and no year, author or category, so the question is about the papers already on the table.
+    _topic(q, sp, linker)
+    q.intent = _intent(q, text)
+    q.singular = bool(SINGULAR.search(text) or WHAT_IS_NAME.search(text)) and not PLURAL.search(text)
+    strong = bool(STRONG_REF.search(text))
+    weak = bool(WEAK_REF.search(text))
+    own_subject = bool(q.topic or q.mentions)
     f = q.filters
-    if not q.topic and q.intent != "topic" and not (f.year_from or f.year_to or f.authors or f.categories) \
-            and not q.unknown_authors and not PAPER_NOUN.search(text):
-        q.refers_back = True
-    sides = [t for t in (_topic_words(part) for part in re.split(r"\bor\b", kept, flags=re.I)) if t]
-    if len(sides) > 1:
-        q.alternatives = sides
+    elliptic = not own_subject and not (f.years or f.year_from or f.year_to or f.authors or f.categories) \
+        and not q.unknown_authors and not PAPER_NOUN.search(text) and q.intent != Intent.TOPIC
+    q.explicit_ref = strong or (weak and not own_subject and not bool(f.years or f.authors or f.categories))
+    has_filters = bool(f.years or f.year_from or f.year_to or f.authors or f.categories or q.unknown_authors)
+    q.refers_back = strong or (weak and not own_subject and not has_filters) or elliptic \
+        or (q.ordinal is not None and not own_subject)
+    if q.intent == Intent.CODE and not q.mentions and not q.refers_back:
+        q.intent, q.filters.has_code = Intent.LIST, True  # "github links?" with no paper in view: papers with code
+    if q.intent == Intent.COMPARE and len(q.mentions) < 2 and not q.refers_back:
+        q.intent = Intent.TOPIC
     return q
 
 
-def _blank(text: str, spans: list[tuple[int, int]]) -> str:
-    return "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(text))
+# ---- years -------------------------------------------------------------------------------------------------
+_Y = r"(\d{4})"
+_YEAR_RULES: list[tuple[str, str]] = [
+    (rf"\b(?:between|from) {_Y} (?:and|to|until|through|till|-) {_Y}\b", "range"),
+    (rf"\b{_Y}\s*(?:-|–|—|to|until|through|till)\s*{_Y}\b", "range"),
+    (rf"\b(?:since|starting(?: in| from)?|in or after|no earlier than|as of|from) {_Y}(?: on(?:wards?)?| and (?:later|after))\b"
+     rf"|\b{_Y} (?:or|and) (?:later|after|since|newer|onwards?|beyond)\b|\b{_Y} onwards?\b|\b(?:since|starting(?: in| from)?|"
+     rf"in or after|no earlier than|as of) {_Y}\b", "from"),
+    (rf"\b(?:after|later than|newer than|post) {_Y}\b", "after"),
+    (rf"\b(?:before|prior to|earlier than|older than|pre) {_Y}\b", "before"),
+    (rf"\b{_Y} (?:or|and) (?:earlier|before|older|prior)\b|\b(?:until|up to|through|till|no later than|in or before|"
+     rf"by|up until) {_Y}\b", "to"),
+]
+_YEAR_CONTEXT = re.compile(r"\b(?:in|from|since|before|after|of|year|years|published|between|and|or|to|until|dated|"
+                           r"during|circa|around|nor)\s*$", re.I)
 
 
-def _topic_words(text: str) -> str:
-    return " ".join(w for w in WORD_RE.findall(text) if w.lower() not in STOP and w.lower() not in ORDINALS)
-
-
-NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10}
-
-
-def _years(text: str, f: Filters, listing_year: int, take) -> None:  # type: ignore[no-untyped-def]
-    """Year filters: "in 2023", "from 2023 to 2024", "2023–2024", "2023 or 2024", "since/after/before 2024",
-    "2024 or later", "up to 2023", "this year", "last year", "the last two years"."""
-    y = r"((?:19|20)\d{2})"
-
-    def span(a: str, b: str) -> tuple[int | None, int | None]:
-        lo, hi = sorted((int(a), int(b)))
-        return lo, hi
-
-    rules = [
-        (rf"\b(?:between|from) {y} (?:and|to|until|through|till) {y}\b", span),
-        (rf"\b{y}\s*(?:-|–|—|to|until|through)\s*{y}\b", span),
-        (rf"\b{y},? (?:or|and) {y}\b", lambda a, b: span(a, b) if abs(int(a) - int(b)) == 1 else (None, None)),
-        (rf"\b(?:since|starting(?: in| from)?|in or after|no earlier than|as of) {y}\b", lambda a: (int(a), None)),
-        (rf"\bfrom {y} on(?:wards?)?\b", lambda a: (int(a), None)),
-        (rf"\b{y} (?:or|and) (?:later|after|since|newer|onwards?)\b|\b{y} onwards?\b",
-         lambda a, b=None: (int(a or b), None)),
-        (rf"\b(?:after|later than|newer than) {y}\b", lambda a: (int(a) + 1, None)),
-        (rf"\b(?:before|prior to|earlier than|older than) {y}\b", lambda a: (None, int(a) - 1)),
-        (rf"\b{y} (?:or|and) (?:earlier|before|older)\b", lambda a: (None, int(a))),
-        (rf"\b(?:until|up to|through|till|no later than|in or before|by) {y}\b", lambda a: (None, int(a))),
-        (rf"\b{y}\b", lambda a: (int(a), int(a))),
-    ]
-    for pattern, make in rules:
+def _years(text: str, q: ParsedQuery, listing_year: int, sp: _Spans) -> None:
+    """Ranges ("2023–2024", "between 2023 and 2025"), bounds ("since 2024", "before 2023", "2024 or later"),
+    sets ("2022 or 2024", "2022, 2023 and 2025"), single years, and relative ones ("this year", "the last two
+    years"). A negated year ("not from 2025") is excluded instead."""
+    f = q.filters
+    for pattern, kind in _YEAR_RULES:
         for m in re.finditer(pattern, text, re.I):
-            lo, hi = make(*[g for g in m.groups() if g is not None])
-            if lo is None and hi is None:
+            if sp.taken(*m.span()):
                 continue
-            f.year_from, f.year_to = lo, hi
-            take(m)
+            ys = [int(g) for g in m.groups() if g]
+            if any(not (YEAR_MIN <= y <= YEAR_MAX) for y in ys):
+                q.bad_years += [y for y in ys if not (YEAR_MIN <= y <= YEAR_MAX)]
+            elif kind == "range":
+                f.year_from, f.year_to = min(ys), max(ys)
+            elif kind == "from":
+                f.year_from = ys[0]
+            elif kind == "after":
+                f.year_from = ys[0] + 1
+            elif kind == "before":
+                f.year_to = ys[0] - 1
+            elif kind == "to":
+                f.year_to = ys[0]
+            sp.take(*m.span())
+    for m in re.finditer(r"(?<![\w.,])(\d{4})(?![\w%.,]\d|\w)", text):
+        if sp.taken(*m.span()):
+            continue
+        y = int(m.group(1))
+        cue = bool(_YEAR_CONTEXT.search(text[:m.start()])) or (text[:m.start()].strip() == "")
+        if not (YEAR_MIN <= y <= YEAR_MAX):
+            if cue and 1000 <= y <= 2999:
+                q.bad_years.append(y)
+                sp.take(*m.span())
+            continue
+        if _negated(text, m.start()):
+            f.exclude_years.append(y)
+        elif y not in f.years:
+            f.years.append(y)
+        sp.take(*m.span())
+    if m := RELATIVE_YEARS.search(text):
+        which, n = m.group(1).lower(), m.group(2)
+        count = NUMBER_WORDS.get((n or "").lower()) or (int(n) if n and n.isdigit() else None)
+        if which == "this" and not count:
+            f.years.append(listing_year)
+        elif which in ("last", "past", "previous") and count:
+            f.year_from = max(f.year_from or 0, listing_year - count + 1) or None
+        elif which in ("last", "previous") and not count:
+            f.years.append(listing_year - 1)
+        elif which == "past" and not count:
+            f.year_from = listing_year - 1
+        sp.take(*m.span())
+
+
+# ---- categories ------------------------------------------------------------------------------------------
+def _alias_pattern() -> list[tuple[str, re.Pattern[str]]]:
+    out = []
+    for code, names in CATEGORY_ALIASES.items():
+        for name in names:
+            flags = 0 if len(name) == 2 and name not in ("ml", "ai", "cv") else re.I
+            alias = re.escape(name).replace(r"\ ", r"\s+") if flags else re.escape(name.upper())
+            out.append((code, re.compile(rf"(?<!\w){alias}(?![\w-])", flags)))
+    return out
+
+
+_ALIASES = _alias_pattern()
+_AFTER_NOUN = re.compile(rf"(?:{_NOUNS})\s+(?:(?:that are |which are |are |were |is )?(?:in|under|from|on|about|within|of|for|are|is|were|"
+                         rf"filed under|classified (?:as|under)|categori[sz]ed (?:as|under)))\s+(?:the\s+)?$", re.I)
+_BEFORE_NOUN = re.compile(rf"^(?:\s+(?:or|and|/|,)\s+[\w.-]+)*\s*(?:{_NOUNS}|{_CAT_NOUNS})\b", re.I)
+_CAT_CUE_BEFORE = re.compile(rf"\b(?:{_CAT_NOUNS})\s+(?:of\s+|is\s+|=\s*|:\s*)?$|\bcs\.$|\bnon-?\s*$", re.I)
+_NP_END = re.compile(rf"^\s*(?:(?:{_CAT_NOUNS})\b\s*)?(?:$|[?.!,;()]|\b(?:and|or|with|from|since|before|after|by|in|"
+                     rf"that|which|published|released|having|have|has|without|not|are|were|is|on|about)\b)", re.I)
+
+
+def _categories(text: str, f: Filters, sp: _Spans) -> None:
+    """arXiv codes ("cs.CL") anywhere; a category's name or alias only where it names papers: before a paper
+    noun ("NLP papers", "IR or CV papers"), after "papers in/on/under" ending the phrase ("papers on computer
+    vision"), after a category word ("the category machine learning"), or as the whole question. "fairness in
+    machine learning" is a topic."""
+    for m in re.finditer(r"\b(?:arxiv\s+)?cs\.(cv|ir|lg|cl|ai|cr)\b", text, re.I):
+        _add_category(text, f, "cs." + m.group(1).upper(), m.start(), m.end(), sp)
+    whole = text.strip(" ?.!").lower()
+    for chained_pass in (False, True):  # "IR or CV papers": the second name joins a category already read
+        for code, pat in _ALIASES:
+            for m in pat.finditer(text):
+                if not sp.taken(m.start(), m.end()) and _used_as_category(text, m, whole, sp, chained_pass):
+                    _add_category(text, f, code, m.start(), m.end(), sp)
+
+
+def _used_as_category(text: str, m: re.Match[str], whole: str, sp: _Spans, chained_pass: bool) -> bool:
+    before, after = text[:m.start()], text[m.end():]
+    if before.endswith("-") and not before.lower().endswith("non-"):
+        return False  # "vision-language" is a topic word
+    if chained_pass:
+        return _chained(text, m.start(), sp)
+    return (
+        bool(_BEFORE_NOUN.match(after))
+        or (bool(_AFTER_NOUN.search(before)) and bool(_NP_END.match(after)))
+        or bool(_CAT_CUE_BEFORE.search(before))
+        or bool(re.match(rf"^\s*(?:{_CAT_NOUNS})\b", after, re.I))
+        or whole == m.group().lower()
+    )
+
+
+def _chained(text: str, start: int, sp: _Spans) -> bool:
+    """'IR or computer vision papers': an alias joined by or/and to a category already read."""
+    return bool(re.search(r"(?:\bor|\band|/|,)\s+$", text[:start])) and any(
+        b <= start and start - b < 6 for _, b in sp.spans)
+
+
+def _add_category(text: str, f: Filters, code: str, start: int, end: int, sp: _Spans) -> None:
+    neg = _negated(text, start, window=3) or bool(re.search(r"\bnon-?\s*$", text[:start], re.I))
+    target = f.exclude_categories if neg else f.categories
+    if code not in target:
+        target.append(code)
+    sp.take(start, end)
+
+
+# ---- authors -----------------------------------------------------------------------------------------------
+_NAME = r"[A-ZÀ-Þ][a-zß-ÿ]+(?:-[A-Za-zß-ÿ]+)?"
+UNKNOWN_PERSON = re.compile(rf"\b({_NAME}(?: [A-Z]\.)? {_NAME}(?: {_NAME})?)\b")
+
+
+def _authors(text: str, catalog: Catalog, linker: Linker, q: ParsedQuery, sp: _Spans) -> None:
+    """Authors linked against the catalog (any case, accents, order, one typo); their position ("first
+    author"); a negated author ("not by Yuyuan Li") is excluded. A capitalised name the catalog lacks is an
+    unknown author only after a person cue ("by", "author", "'s", "wrote") and only if its words are not
+    words of the collection ("Sharpness Aware Minimization" is a topic, "Geoffrey Hinton" a person)."""
+    f = q.filters
+    links = linker.authors(text)
+    for a in links:
+        if sp.taken(a.start, a.end):
+            continue
+        end = a.end + 2 if text.startswith("'s", a.end) else a.end
+        target = f.exclude_authors if _negated(text, a.start, window=3) else f.authors
+        if a.name not in target:
+            target.append(a.name)
+        sp.take(a.start, end)
+    if f.authors:
+        if m := AUTHOR_POSITION.search(text):
+            word = next(g for g in m.groups() if g).lower()
+            if word in POSITIONS:
+                f.author_position = POSITIONS[word]
+            sp.take(*m.span())
+        return
+    if not PERSON_CUE.search(text):
+        return
+    for m in UNKNOWN_PERSON.finditer(text):
+        words = [fold(w) for w in re.findall(r"[^\W\d_]+", m.group(1))]
+        if any(w in linker.vocabulary or w in _stop_words() for w in words):
+            continue
+        if linker.mentions(m.group(1)):
+            continue
+        near = text[max(0, m.start() - 25): m.end() + 25]
+        if PERSON_CUE.search(near):
+            q.unknown_authors.append(m.group(1))
+            sp.take(*m.span())
             return
-    if m := re.search(r"\bthis year\b", text, re.I):
-        f.year_from = f.year_to = listing_year
-        take(m)
-    elif m := re.search(r"\blast year\b", text, re.I):
-        f.year_from = f.year_to = listing_year - 1
-        take(m)
-    elif m := re.search(r"\b(?:the )?(?:last|past) (\d|two|three|four|five|six|ten) years\b", text, re.I):
-        n = NUMBER_WORDS.get(m.group(1).lower()) or int(m.group(1))
-        f.year_from, f.year_to = listing_year - n + 1, None
-        take(m)
 
 
-def _categories(text: str, f: Filters, take) -> None:  # type: ignore[no-untyped-def]
-    for m in re.finditer(r"\b(?:arxiv )?cs\.(CV|IR|LG|CL|AI|CR)\b", text, re.I):
-        code = "cs." + m.group(1).upper()
-        if code not in f.categories:
-            f.categories.append(code)
-        take(m)
-    for second_pass in (False, True):  # "or"/"and" cue a second category once one is found: "IR or vision"
-        cue = "in|under|about|of|or|and" if second_pass else "in|under|about|of"
-        if second_pass and not f.categories:
-            break
-        for code, names in CATEGORY_NAMES.items():
-            for name in names:
-                pat = (rf"\b(?:{cue}) (?:the )?{name}\b|\b{name} (?:papers?|category|area|field|works?)\b|"
-                       rf"^\s*{name}\b")
-                if name in ("vision", "security", "nlp"):  # too common as topic words: need an explicit cue
-                    pat = rf"\b{name} (?:papers?|category)\b"
-                if m := re.search(pat, text, re.I):
-                    if code not in f.categories:
-                        f.categories.append(code)
-                    take(m)
-                    break
-    for m in re.finditer(r"\b(CV|IR|LG|CL|AI|CR) (?=papers?\b|category\b)", text):  # bare codes, upper case
-        code = "cs." + m.group(1)
-        if code not in f.categories:
-            f.categories.append(code)
-        take(m)
-
-
-def _folded_with_map(text: str) -> tuple[str, list[int]]:
-    """fold(text) and, for each of its characters, the index of the original character it came from
-    (accents and ß change lengths, so spans found in the folded text must be mapped back)."""
-    whole = fold(text)
-    if text.isascii():  # folding only changed case: positions are the same
-        return whole, list(range(len(whole)))
-    out: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(text):
-        f = fold(ch)
-        out.append(f)
-        where.extend([i] * len(f))
-    return "".join(out), where
-
-
-class _Span:
-    """A match-like object for take(): a span of the original text."""
-
-    def __init__(self, start: int, end: int) -> None:
-        self._span = (start, end)
-
-    def span(self) -> tuple[int, int]:
-        return self._span
-
-
-def _authors(text: str, catalog: Catalog, q: ParsedQuery, take) -> None:  # type: ignore[no-untyped-def]
-    """Full names are looked up word n-gram by n-gram in the catalog's folded-name index (any case or accents);
-    partial names ("Gong") and unknown people ("Geoffrey Hinton") need a capital letter and a cue word."""
-    folded, where = _folded_with_map(text)
-    words = [(m.group(1), m.start(1), m.end(1)) for m in NAME_WORD.finditer(folded)]
-    i = 0
-    while i < len(words):
-        for n in range(min(catalog.max_author_words, len(words) - i), 1, -1):
-            key = " ".join(w for w, _, _ in words[i:i + n])
-            name = catalog.author_by_folded.get(key)
-            if name and name not in q.filters.authors:
-                q.filters.authors.append(name)
-                end = words[i + n - 1][2]
-                end = end + 2 if folded.startswith("'s", end) else end
-                take(_Span(where[words[i][1]], where[end - 1] + 1))
-                i += n - 1
-                break
-        i += 1
-    if q.filters.authors or not AUTHOR_CUE.search(text):
+# ---- code --------------------------------------------------------------------------------------------------
+def _code(text: str, q: ParsedQuery, sp: _Spans) -> None:
+    """A code word ("code", "GitHub", "open-source", "implementation") makes a released-code filter — negated
+    by "without", "didn't release", "no code", "code is not available" — unless the question asks where the
+    code of a named paper is (Intent.CODE, decided later)."""
+    m = CODE_WORD.search(text)
+    if not m:
         return
-    for m in NAME_BIGRAM.finditer(text):
-        first, last = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
-        q.unknown_authors.append(f"{first} {last}")
-        take(m)
-        return
-    for m in re.finditer(r"(?<![\w.])([A-ZÀ-Þ][a-zß-ÿ]+)(?:'s)?\b", text):
-        if m.start() > 0 and fold(m.group(1)) in catalog.by_name_word:
-            q.filters.authors.append(m.group(1))
-            take(m)
+    after = text[m.end(): m.end() + 30]
+    negated = _negated(text, m.start(), window=4) or bool(re.match(r"\s+(?:is|was|are|were|has|have)?\s*(?:not|n't|"
+                                                                      r"never|un)", after, re.I))
+    q.filters.has_code = not negated
+    start = m.start()
+    if negated and (n := list(NEGATION.finditer(text[:m.start()]))):
+        start = n[-1].start()
+    sp.take(start, m.end())
+
+
+# ---- topic -------------------------------------------------------------------------------------------------
+_TOPIC_WORD = re.compile(r"[^\W_][^\W_]*(?:[-'][^\W_]+)*")
+
+
+def _topic(q: ParsedQuery, sp: _Spans, linker: Linker) -> None:
+    """The words left once filters, names and cues are taken: stop and question words out, field
+    abbreviations spelled out, misspellings corrected against the collection. Words in a negation's scope
+    become exclude_topic."""
+    rest = sp.rest()
+    stop = _stop_words()
+    keep: list[str] = []
+    excluded: list[str] = []
+    sides: list[list[str]] = [[]]
+    for m in _TOPIC_WORD.finditer(rest):
+        raw = m.group()
+        w = raw.lower().removesuffix("'s")
+        if w == "or":
+            sides.append([])
+            continue
+        if w in stop or w in ORDINALS or len(w) < 2 or w.isdigit() or w.endswith("n't"):
+            continue
+        word = raw
+        if w in FIELD_ABBREVIATIONS and (raw.isupper() or w not in linker.vocabulary or len(w) > 3):
+            word = FIELD_ABBREVIATIONS[w]
+        elif fixed := linker.correct(w):
+            q.corrections[raw] = fixed
+            word = fixed
+        if _negated(rest, m.start(), window=3):
+            excluded.append(word)
+        else:
+            keep.append(word)
+            sides[-1].append(word)
+    q.topic = " ".join(keep)
+    q.exclude_topic = " ".join(excluded)
+    sides = [s for s in sides if s]
+    if len(sides) > 1:
+        q.alternatives = [" ".join(s) for s in sides]
+
+
+# ---- intent ------------------------------------------------------------------------------------------------
+def _intent(q: ParsedQuery, text: str) -> Intent:
+    if COUNT.search(text):
+        return Intent.COUNT
+    if AUTHORS_ASK.search(text):
+        return Intent.AUTHORS
+    f = q.filters
+    other_filters = f.years or f.year_from or f.year_to or f.authors or f.categories
+    if CODE_WORD.search(text) and CODE_WHERE.search(text) and (
+            q.mentions or (not PLURAL.search(text) and not other_filters)):
+        q.filters.has_code = None  # "where is the code for VoP?" asks for a link, not for a filter
+        return Intent.CODE
+    if len(q.mentions) >= 2 and COMPARE_ASK.search(text) or (COMPARE_ASK.search(text) and STRONG_REF.search(text)):
+        return Intent.COMPARE
+    if q.order:
+        return Intent.ORDER
+    if DETAIL_ASK.search(text) and (q.mentions or WEAK_REF.search(text) or STRONG_REF.search(text)) \
+            and not PLURAL.search(text):
+        return Intent.DETAIL
+    if q.is_metadata and not q.topic:
+        return Intent.LIST
+    if WANTS_ALL.search(text) or PLURAL.search(text) and not q.mentions:
+        return Intent.LIST
+    return Intent.TOPIC

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import SettingsError
@@ -19,8 +19,26 @@ from rag.errors import SettingsError
 CHECKOUT = Path(__file__).resolve().parents[1]
 
 
+class RelevanceSettings(BaseModel):
+    """Every tuned value of question understanding, in one place. Set one with LABQA_RELEVANCE__<FIELD>.
+    The defaults were chosen on the dev question split (eval/dev.jsonl) by `python -m eval.fit_relevance`,
+    which prints the precision/recall curve they come from; the test split was never used to choose them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    answer_at: float = Field(0.61, ge=0, le=1, allow_inf_nan=False,
+                             description="A topic question is answered when its best retrieved paper's relevance "
+                             "probability reaches this; below it the assistant abstains.")
+    cite_at: float = Field(0.80, ge=0, le=1, allow_inf_nan=False,
+                           description="Every retrieved paper whose relevance probability reaches this is cited.")
+    single_ratio: float = Field(0.9, ge=0, le=1, allow_inf_nan=False,
+                                description="A question asking for one paper also cites a runner-up only when "
+                                "its probability is at least this share of the best one's.")
+    pool: int = Field(16, ge=1, le=200, description="Retrieved papers the relevance judgement looks at.")
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LABQA_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="LABQA_", extra="forbid", frozen=True, env_nested_delimiter="__")
 
     home: Path = Field(CHECKOUT / ".labqa", description="Where the embedded Chroma store and model cache live.")
     model_cache: Path | None = Field(
@@ -51,11 +69,8 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(6, ge=1, le=50, description="Papers cited for a topic question.")
     candidate_k: int = Field(30, ge=5, le=500, description="Chunks each retriever returns before fusion.")
-    abstain_threshold: float = Field(
-        0.30,
-        description="Best dense cosine below which, with no strong lexical match, the assistant abstains "
-        "(calibrated on eval/questions.jsonl; see eval/QUESTIONS.md).",
-    )
+    relevance: RelevanceSettings = Field(default_factory=RelevanceSettings,
+                                         description="Question understanding's tuned values (see RelevanceSettings).")
     llm_model: str | None = Field(None, description="Model name at the OpenAI-compatible endpoint; unset = offline.")
     openai_api_key: str | None = Field(
         None, validation_alias=AliasChoices("LABQA_OPENAI_API_KEY", "OPENAI_API_KEY"), description="API key."
@@ -88,6 +103,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment (plus explicit overrides), with friendly errors."""
     known = {f"LABQA_{name.upper()}" for name in Settings.model_fields}
+    known |= {f"LABQA_RELEVANCE__{name.upper()}" for name in RelevanceSettings.model_fields}
     known |= {"LABQA_OPENAI_API_KEY", "LABQA_OPENAI_BASE_URL"}
     unknown = sorted(k for k in os.environ if k.startswith("LABQA_") and k not in known)
     if unknown:

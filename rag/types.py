@@ -84,7 +84,7 @@ class Evidence:
 
 @dataclass
 class Filters:
-    """Catalog filters; every set field must match (AND)."""
+    """Catalog filters; every set field must match (AND). The exclude_* fields remove papers."""
 
     year_from: int | None = None
     year_to: int | None = None
@@ -92,15 +92,24 @@ class Filters:
     categories: list[str] = field(default_factory=list)
     has_code: bool | None = None
     paper_ids: list[str] = field(default_factory=list)  # restrict to these (follow-ups: "those")
+    years: list[int] = field(default_factory=list)  # any of these years ("2022 or 2024"); with a range, both
+    author_position: int | None = None  # 1 = first author: every name in `authors` must be at this position
+    exclude_authors: list[str] = field(default_factory=list)
+    exclude_categories: list[str] = field(default_factory=list)
+    exclude_years: list[int] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not (
-            self.year_from or self.year_to or self.authors or self.categories or self.has_code is not None
-            or self.paper_ids
-        )
+        return not (self.has_metadata() or self.paper_ids)
+
+    def has_metadata(self) -> bool:
+        """Any filter on the papers' metadata (not counting a follow-up's scope)."""
+        return bool(self.year_from or self.year_to or self.authors or self.categories or self.has_code is not None
+                    or self.years or self.exclude_authors or self.exclude_categories or self.exclude_years)
 
     def describe(self) -> str:
         parts = []
+        if self.years:
+            parts.append(("year " if len(self.years) == 1 else "years ") + " or ".join(map(str, self.years)))
         if self.year_from and self.year_to and self.year_from == self.year_to:
             parts.append(f"year {self.year_from}")
         elif self.year_from and self.year_to:
@@ -109,10 +118,17 @@ class Filters:
             parts.append(f"year ≥ {self.year_from}")
         elif self.year_to:
             parts.append(f"year ≤ {self.year_to}")
+        if self.exclude_years:
+            parts.append("not from " + " or ".join(map(str, self.exclude_years)))
         if self.authors:
-            parts.append("author " + " and ".join(self.authors))
+            where = {1: "first", 2: "second", 3: "third"}.get(self.author_position or 0)
+            parts.append(("author " if not where else f"{where} author ") + " and ".join(self.authors))
+        if self.exclude_authors:
+            parts.append("not by " + " or ".join(self.exclude_authors))
         if self.categories:
             parts.append("category " + " or ".join(self.categories))
+        if self.exclude_categories:
+            parts.append("not in " + " or ".join(self.exclude_categories))
         if self.has_code is not None:
             parts.append("with released code" if self.has_code else "without released code")
         if self.paper_ids:
@@ -166,3 +182,6 @@ class Turn:
 
     role: str  # "user" or "assistant"
     content: str
+    # The papers an assistant turn cited, best first: follow-ups ("the second one") read these, so history
+    # never has to be re-found from the prose. Empty for user turns and for plain-text histories.
+    paper_ids: list[str] = field(default_factory=list)

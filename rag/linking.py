@@ -1,0 +1,226 @@
+"""Linking the words of a question to the catalog: paper names, authors, and the collection's vocabulary.
+
+Built once per catalog. Everything is looked up, not listed by hand: the names a paper gives its method
+("we propose EISAM", "Efficient … (EISAM)", "VoP: …"), the authors' names (case-, accent- and typo-tolerant),
+and the words of titles and abstracts — against which a misspelt question word is corrected. A word that is
+an ordinary English word (a whole word in the embedding model's own WordPiece vocabulary) is never
+"corrected" into a collection word: "speech" stays "speech" even though the collection says "speed".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+from rag.catalog import Catalog, fold
+from rag.lexicon import FIELD_ABBREVIATIONS
+from rag.text import acronym_definitions, sentences
+
+# A name-like word: two capitals ("EISAM", "VoP", "PoT-AU"), or a capital and a digit ("CURE4Rec", "U2A").
+NAME_LIKE = re.compile(r"(?<![\w-])(?=[\w-]*[A-Z][\w-]*[A-Z0-9]|[\w-]*[A-Z][\w-]*\d|[\w-]*\d[\w-]*[A-Z])"
+                       r"[A-Za-z][\w-]*[A-Za-z0-9](?![\w-])")
+# A sentence that names what the paper itself contributes.
+NAMING = re.compile(r"\b(?:we|this (?:paper|work|survey))\b[^.]{0,80}?\b(?:propose|introduce|present|develop|design|"
+                    r"construct|build|name|call|dub|term|coin)\w*\b|\b(?:named|called|dubbed|termed|coined)\b", re.I)
+WORD = re.compile(r"[^\W\d_][^\W_]*(?:[-'][^\W_]+)*|\d+[^\W\d_][^\W_]*")
+MAX_NAME_PAPERS = 2  # a name used by more papers is a field term ("LLM", "CLIP"), not a paper's name
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Whole words of the embedding model's WordPiece vocabulary (~20k English words): a published word list
+    that ships with the model, used only to tell a misspelling from an ordinary word."""
+    from rag.embedding import model_dir
+
+    words = set()
+    with open(model_dir() / "vocab.txt", encoding="utf-8") as f:
+        for line in f:
+            w = line.strip()
+            if w.isalpha() and w.isascii() and len(w) > 1:
+                words.add(w)
+    return frozenset(words)
+
+
+@dataclass(frozen=True)
+class AuthorLink:
+    name: str  # as the catalog spells it ("XiaoHua Feng"), or the surname/given name the question used
+    start: int
+    end: int
+    exact: bool  # a full name (exact or a typo of one), not one word of a name
+
+
+class Linker:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.paper_names = self._paper_names()
+        # folded full name → catalog spelling; also without spaces ("xiaohua feng" / "xiaohuafeng")
+        self.full_names: dict[str, str] = {}
+        for a in catalog.authors:
+            key = " ".join(fold(a).split())
+            self.full_names.setdefault(key, a)
+        self.name_words = set(catalog.by_name_word)
+
+    # ---- vocabulary ----------------------------------------------------------------------------------
+    @cached_property
+    def vocabulary(self) -> Counter[str]:
+        """Folded words of every title and abstract version, with the number of papers using each."""
+        df: Counter[str] = Counter()
+        for p in self.catalog.papers:
+            text = " ".join([p.title, p.abstract, *p.other_abstracts])
+            df.update({w.lower() for w in WORD.findall(fold(text))})
+        return df
+
+    @cached_property
+    def _by_first_letter(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for w in self.vocabulary:
+            if len(w) >= 4 and w.isalpha():
+                out.setdefault(w[0], []).append(w)
+        return out
+
+    def correct(self, word: str) -> str | None:
+        """The collection word a misspelt question word stands for ("federted" → "federated"), or None.
+        Only words neither the collection nor English knows are corrected; edits allowed grow with length
+        (1 up to 7 letters, 2 from 8); the first letter must agree (typos rarely change it)."""
+        from rapidfuzz.distance import Levenshtein
+        from rapidfuzz.process import extractOne
+
+        w = word.lower()
+        if len(w) < 5 or not w.isalpha() or w in self.vocabulary or w in english_words() or w in self.name_words:
+            return None
+        limit = 1 if len(w) < 8 else 2
+        pool = self._by_first_letter.get(w[0], [])
+        hit = extractOne(w, pool, scorer=Levenshtein.distance, score_cutoff=limit)
+        return hit[0] if hit else None
+
+    # ---- paper names ---------------------------------------------------------------------------------
+    def _paper_names(self) -> dict[str, set[str]]:
+        """Folded name → ids of the papers that give themselves that name: the head of a title before its
+        colon ("VoP", "Check, Locate, Rectify"), name-like words of the title, acronyms a paper defines and
+        names in the sentences where it says what it proposes. Names more than MAX_NAME_PAPERS papers use are
+        field terms and are dropped."""
+        names: dict[str, set[str]] = {}
+        for p in self.catalog.papers:
+            own: set[str] = set()
+            title_head = p.title.split(":")[0].strip(" \"“”'") if ":" in p.title else ""
+            if title_head and len(title_head.split()) <= 4 and len(title_head) >= 3:
+                own.add(title_head)
+            own.update(NAME_LIKE.findall(p.title))
+            for text in [p.abstract, *p.other_abstracts]:
+                own.update(acr for acr, _ in acronym_definitions(text))
+                for s in sentences(text):
+                    if NAMING.search(s):
+                        own.update(NAME_LIKE.findall(s))
+            for n in own:
+                key = fold(n).strip()
+                if len(key) >= 3 and not _compound_of_words(n) and key not in FIELD_ABBREVIATIONS:
+                    names.setdefault(key, set()).add(p.paper_id)
+        # field-wide terms: used (anywhere in the text) by more than MAX_NAME_PAPERS papers
+        uses = self.vocabulary
+        return {k: v for k, v in names.items()
+                if len(v) <= MAX_NAME_PAPERS and (" " in k or uses.get(k, 0) <= MAX_NAME_PAPERS)}
+
+    def mentions(self, question: str) -> list[tuple[str, int, int]]:
+        """(paper id, start, end) of every paper the question names — by title, title head or method name —
+        in order of mention. A lower-case name that is also an English word ("lego", "raid") counts only when
+        written as the paper writes it; a misspelt long name ("CURE4rec", "EISMA") is matched loosely."""
+        out: list[tuple[str, int, int]] = []
+        low = fold(question)
+        for p in self.catalog.mentioned_in(question):  # full titles and title heads, as phrases
+            start = low.find(fold(p.title.split(":")[0]).strip(" \"“”'")[:20])
+            out.append((p.paper_id, max(start, 0), max(start, 0) + len(p.title.split(":")[0])))
+        for m in WORD.finditer(question):
+            w = m.group()
+            key = fold(w)
+            ids = self.paper_names.get(key)
+            if ids is None and len(key) >= 5 and not key.isalpha():
+                ids = self._loose_name(key)
+            if ids is None and len(key) >= 6 and (NAME_LIKE.fullmatch(w) or key not in english_words()):
+                ids = self._loose_name(key)
+            if not ids:
+                continue
+            if w.islower() and key in english_words() and key not in self.vocabulary_names:
+                continue
+            for pid in sorted(ids):
+                if not any(pid == o[0] for o in out):
+                    out.append((pid, m.start(), m.end()))
+        return sorted(out, key=lambda t: t[1])
+
+    @cached_property
+    def vocabulary_names(self) -> frozenset[str]:
+        """Names that are not English words as written in lower case (e.g. "eisam", "cure4rec")."""
+        return frozenset(k for k in self.paper_names if k not in english_words())
+
+    def _loose_name(self, key: str) -> set[str] | None:
+        from rapidfuzz.distance import Levenshtein
+        from rapidfuzz.process import extractOne
+
+        singles = [k for k in self.paper_names if " " not in k and len(k) >= 5]
+        hit = extractOne(key, singles, scorer=Levenshtein.distance, score_cutoff=1 if len(key) < 8 else 2)
+        return self.paper_names[hit[0]] if hit else None
+
+    # ---- authors -------------------------------------------------------------------------------------
+    def authors(self, question: str) -> list[AuthorLink]:
+        """Authors the question names: full names in any case, order ("Zhang Li"), spacing ("Xiao Hua Feng"),
+        accents, or with one typo; single name words ("Gong") only when written with a capital."""
+        words = [(m.group(), m.start(), m.end()) for m in WORD.finditer(question)]
+        out: list[AuthorLink] = []
+        used: set[int] = set()
+        i = 0
+        while i < len(words):
+            found = None
+            for n in (3, 2):
+                if i + n > len(words):
+                    continue
+                chunk = words[i:i + n]
+                name = self._full_name([fold(w) for w, _, _ in chunk])
+                if name:
+                    found = AuthorLink(name, chunk[0][1], chunk[-1][2], True)
+                    used.update(range(i, i + n))
+                    i += n
+                    break
+            if found:
+                out.append(found)
+                continue
+            i += 1
+        for j, (w, s, e) in enumerate(words):
+            # a lower-case name word counts right after "by" / "author" ("papers by gong")
+            after_cue = j > 0 and fold(words[j - 1][0]) in ("by", "author", "authors")
+            if j in used or not (w[:1].isupper() or after_cue) or (j == 0 and fold(w) in english_words()):
+                continue
+            key = fold(w.removesuffix("'s"))
+            if key in self.name_words and key not in self.vocabulary:
+                out.append(AuthorLink(w.removesuffix("'s"), s, e, False))
+        return sorted(out, key=lambda a: a.start)
+
+    def _full_name(self, folded_words: list[str]) -> str | None:
+        if any(w in english_words() and w not in self.name_words for w in folded_words):
+            return None
+        key = " ".join(folded_words)
+        if key in self.full_names:
+            return self.full_names[key]
+        if len(folded_words) == 2 and f"{folded_words[1]} {folded_words[0]}" in self.full_names:
+            return self.full_names[f"{folded_words[1]} {folded_words[0]}"]
+        squashed = key.replace(" ", "")
+        for k, name in self.full_names.items():
+            if k.replace(" ", "") == squashed:
+                return name
+        if len(squashed) >= 7 and all(len(w) >= 2 for w in folded_words):
+            from rapidfuzz.distance import Levenshtein
+            from rapidfuzz.process import extractOne
+
+            keys = list(self.full_names)
+            hit = extractOne(key, keys, scorer=Levenshtein.distance, score_cutoff=1)
+            if hit and hit[0].split()[-1] == folded_words[-1] or hit and hit[0].split()[0] == folded_words[0]:
+                return self.full_names[hit[0]]
+        return None
+
+
+def _compound_of_words(name: str) -> bool:
+    """'Image-to-Image', 'Sharpness-Aware', 'LLM-based': a hyphenated phrase of ordinary words (or of a field
+    acronym and words), not a coined name like 'PoT-AU' or 'In-UCDS' (a part in capitals or mixed case)."""
+    parts = name.split("-")
+    return len(parts) > 1 and all((p.isalpha() and (p.islower() or p.istitle())) or fold(p) in FIELD_ABBREVIATIONS
+                                  for p in parts)

@@ -1,0 +1,94 @@
+"""Is a retrieved paper about the question? One measured judgement, used for both abstention and citation.
+
+Each (question, retrieved paper) pair is described by a few scores the retrievers and the term statistics
+already give — closeness in meaning, BM25, how much of the question's IDF mass the paper holds (anywhere, in
+one sentence, in its title, in what it says about its own work), how much of the question is in words no
+paper uses — and a logistic model turns them into a probability that the paper answers the question.
+The weights are fitted, and the two thresholds chosen, on the dev question split only
+(`python -m eval.fit_relevance`, which writes rag/relevance_model.json and prints the precision/recall
+curve); the frozen test split checks them. A question is answered when its best paper clears
+`relevance.answer_at`; the answer cites every paper that clears `relevance.cite_at`."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from rag.term_stats import TermStats
+from rag.types import Evidence
+
+MODEL_FILE = Path(__file__).with_name("relevance_model.json")
+# Few and not collinear, so each weight keeps its sign and meaning on questions the fit never saw.
+FEATURES = ("dense", "dense_gap", "lexical_rel", "coverage_all", "local", "focus", "unknown", "has_unknown")
+
+
+@dataclass(frozen=True)
+class RelevanceModel:
+    weights: dict[str, float]
+    bias: float
+    means: dict[str, float]  # standardisation fitted with the weights
+    scales: dict[str, float]
+    fitted_on: str = ""
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> RelevanceModel:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        return cls(weights=d["weights"], bias=d["bias"], means=d["means"], scales=d["scales"],
+                   fitted_on=d.get("fitted_on", ""))
+
+    def probability(self, x: dict[str, float]) -> float:
+        z = self.bias + sum(w * (x[k] - self.means[k]) / self.scales[k] for k, w in self.weights.items())
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@lru_cache(maxsize=1)
+def default_model() -> RelevanceModel:
+    return RelevanceModel.load()
+
+
+@dataclass
+class Judged:
+    evidence: Evidence
+    p: float
+    features: dict[str, float]
+
+
+def features(stats: TermStats, sides: list[list[str]], pool: list[Evidence]) -> list[dict[str, float]]:
+    """The scores of each pooled paper for the question (terms per side of an "X or Y" question: a paper on
+    either side counts, so each term score takes the best side)."""
+    if not pool:
+        return []
+    best_dense = max(e.dense for e in pool)
+    best_lex = max((e.lexical for e in pool), default=0.0) or 1.0
+    unknown = min(stats.unknown_share(s) for s in sides) if sides else 1.0
+    has_unknown = float(min(len(s) - len(stats.known(s)) for s in sides) > 0) if sides else 1.0
+    out = []
+    for rank, e in enumerate(pool):
+        pid = e.paper.paper_id
+
+        def best(fn, pid=pid):  # type: ignore[no-untyped-def]
+            return max((fn(s, pid) for s in sides if s), default=0.0)
+
+        out.append({
+            "dense": e.dense,
+            "dense_gap": best_dense - e.dense,
+            "lexical_rel": e.lexical / best_lex,
+            "coverage": best(stats.keep_coverage),
+            "coverage_all": best(stats.coverage),
+            "local": best(stats.local_coverage),
+            "focus": best(stats.focus),
+            "title": best(stats.title_coverage),
+            "rank": 1.0 / (rank + 1),
+            "unknown": unknown,
+            "has_unknown": has_unknown,
+        })
+    return out
+
+
+def judge(stats: TermStats, sides: list[list[str]], pool: list[Evidence],
+          model: RelevanceModel | None = None) -> list[Judged]:
+    model = model or default_model()
+    return [Judged(e, model.probability(x), x) for e, x in zip(pool, features(stats, sides, pool), strict=True)]
