@@ -314,11 +314,25 @@ def check_thresholds(overall: dict[str, float], thresholds: dict[str, float]) ->
     return out
 
 
+SPLITS = {  # the question sets `labqa eval` knows by name (eval/SPLITS.md)
+    "dev": DEFAULT_DATASET.with_name("dev.jsonl"),  # tune on it
+    "test": DEFAULT_DATASET.with_name("test.jsonl"),  # frozen: never tuned on; the CI gate
+    "regression": DEFAULT_DATASET,  # the first round's set, kept as a regression check
+}
+
+
+def dataset_paths(given: Sequence[Path | str] | Path | str | None) -> list[Path]:
+    """--dataset values (paths or split names) → files; none given means every split, each reported alone."""
+    if not given:
+        return list(SPLITS.values())
+    items = [given] if isinstance(given, (str, Path)) else list(given)
+    return [SPLITS.get(str(g), Path(g)) for g in items]
+
+
 def run_cli(settings: Any, args: Any) -> int:
-    """`labqa eval`: exit 0 when every --min threshold holds, 1 when one fails, 2 for bad input."""
+    """`labqa eval`: exit 0 when every --min threshold holds on every set, 1 when one fails, 2 for bad input."""
     import json
 
-    from eval.report import format_failures, format_tables, write_reports
     from rag.assistant import Assistant
     from rag.catalog import Catalog
     from rag.store import load_catalog
@@ -328,50 +342,72 @@ def run_cli(settings: Any, args: Any) -> int:
     thresholds = parse_thresholds(getattr(args, "min", None) or [], k)
     if k < 1:
         raise LabQAError(f"--k must be at least 1 (got {k}).")
-    path = Path(args.dataset) if getattr(args, "dataset", None) else DEFAULT_DATASET
+    paths = dataset_paths(getattr(args, "dataset", None))
     offline = bool(getattr(args, "offline", False))
 
-    # The dataset is checked against the catalog alone first, so a bad file fails before models load.
-    questions = load_dataset(path, Catalog(load_catalog(settings)))
+    # Every dataset is checked against the catalog alone first, so a bad file fails before models load.
+    catalog = Catalog(load_catalog(settings))
+    sets = [(path, load_dataset(path, catalog)) for path in paths]
     assistant = Assistant(settings)
     assistant.warm()
+    results, failed = {}, False
+    for path, questions in sets:
+        name = next((n for n, p in SPLITS.items() if p == path), path.stem)
+        result = _run_one(assistant, questions, path, k, variants, offline)
+        results[name] = result
+        out = Path(args.out) / name if getattr(args, "out", None) and len(sets) > 1 else getattr(args, "out", None)
+        failed |= _report(result, name, len(sets) > 1, thresholds, bool(getattr(args, "json", False)), out)
+    if getattr(args, "json", False):
+        only = next(iter(results.values()))
+        print(json.dumps(only.to_dict() if len(results) == 1 else
+                         {"sets": {n: r.to_dict() for n, r in results.items()}}, ensure_ascii=False))
+    return 1 if failed else 0
+
+
+def _run_one(assistant: Any, questions: list[EvalQuestion], path: Path, k: int, variants: Sequence[str],
+             offline: bool) -> EvalResult:
     bar = None
     try:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(questions) * len(variants), unit="q", desc="eval", file=sys.stderr, disable=None,
-                   leave=False)
+        bar = tqdm(total=len(questions) * len(variants), unit="q", desc=f"eval {path.stem}", file=sys.stderr,
+                   disable=None, leave=False)
 
         def progress(done: int, total: int, label: str) -> None:
             bar.set_postfix_str(label, refresh=False)
             bar.update(done - bar.n)
 
-        result = run_eval(assistant, questions, k=k, variants=variants, progress=progress, offline=offline,
-                          dataset=path)
+        return run_eval(assistant, questions, k=k, variants=variants, progress=progress, offline=offline,
+                        dataset=path)
     finally:
         if bar is not None:
             bar.close()
 
-    if getattr(args, "json", False):
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
-    else:
+
+def _report(result: EvalResult, name: str, several: bool, thresholds: Any, as_json: bool, out: Path | None) -> bool:
+    """Print one set's tables (or keep stdout for JSON), write its reports; True when its gate fails."""
+    from eval.report import format_failures, format_tables, write_reports
+
+    if not as_json:
+        if several:
+            print(f"\n## {name} ({result.dataset})\n")
         print(format_tables(result))
         print(format_failures(result))
-    if getattr(args, "out", None):
-        written = write_reports(result, Path(args.out))
+    if out:
+        written = write_reports(result, Path(out))
         print("wrote " + ", ".join(str(p) for p in written.values()), file=sys.stderr)
-    print(f"eval: {len(questions)} questions × {len(variants)} variant(s) in {result.seconds:.1f} s "
-          f"(answerer: {result.answerer})", file=sys.stderr)
+    print(f"eval {name}: {result.n_questions} questions × {len(result.variants)} variant(s) in "
+          f"{result.seconds:.1f} s (answerer: {result.answerer})", file=sys.stderr)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     below = check_thresholds(result.overall, thresholds)
     if below:
-        print(f"labqa eval: quality gate FAILED for {result.full_system}:", file=sys.stderr)
+        print(f"labqa eval: quality gate FAILED on {name} for {result.full_system}:", file=sys.stderr)
         for b in below:
             print(f"  - {b}", file=sys.stderr)
-        if getattr(args, "json", False):  # the console listing was not printed; CI logs need the why
+        if as_json:  # the console listing was not printed; CI logs need the why
             print(format_failures(result), file=sys.stderr)
-        return 1
+        return True
     if thresholds:
-        print(f"quality gate passed ({len(thresholds)} threshold(s))", file=sys.stderr)
-    return 0
+        print(f"quality gate passed on {name} ({len(thresholds)} threshold(s))", file=sys.stderr)
+    return False

@@ -59,8 +59,11 @@ def compose(plan: Plan, planner: Planner) -> tuple[str, list[Cited]]:
         return _best_sentences(ev.paper, qterms, stats, n, quantity, contribution)
 
     k = plan.kind
-    caveat = any(e.paper.authors_truncated for e in plan.papers) and bool(
-        plan.filters.authors or plan.filters.author_position or k == K.AUTHORS)
+    # only the first three authors are known where a source cut the list: say so when authors decide the answer
+    truncated = any(e.paper.authors_truncated for e in plan.papers) or (
+        not plan.papers and any(p.authors_truncated for p in planner.catalog.papers))
+    caveat = truncated and bool(plan.filters.authors or plan.filters.exclude_authors or plan.parsed.unknown_authors
+                                or k == K.AUTHORS)
     lines: list[str] = []
     if len(plan.scope) > 1 and k in (K.LIST, K.COUNT, K.ORDER):
         lines.append(f"Of the {_n(len(plan.scope), 'paper')} in the previous answer:")

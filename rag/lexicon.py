@@ -92,6 +92,6 @@ number count total overall altogether question questions ok okay different anoth
 cool great thank thanks anyway actually exactly
 ask asks asked asking wonder wondering curious interested unrelated quick quickly mind remember recall heard
 talk talks talking lets let say says said built build worked working works deal deals dealing tackle tackles
-happen happens exist exists existed possible somebody someone anyone anybody whether aren isn weren wasn
+rely relies relied relying happen happens exist exists existed possible somebody someone anyone anybody whether aren isn weren wasn
 category categories area areas field fields arxiv filed classified categorized categorised listed tagged
 """.split())

@@ -165,7 +165,7 @@ class Linker:
     def authors(self, question: str) -> list[AuthorLink]:
         """Authors the question names: full names in any case, order ("Zhang Li"), spacing ("Xiao Hua Feng"),
         accents, or with one typo; single name words ("Gong") only when written with a capital."""
-        words = [(m.group(), m.start(), m.end()) for m in WORD.finditer(question)]
+        words = [(m.group().removesuffix("'s").removesuffix("’s"), m.start(), m.end()) for m in WORD.finditer(question)]
         out: list[AuthorLink] = []
         used: set[int] = set()
         i = 0

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rag.catalog import Catalog, newest_first, sort_key
+from rag.prompts import FILTER_CONFLICT, NO_HISTORY, NO_HISTORY_HINT
 from rag.query_parser import Intent, ParsedQuery
 from rag.relevance import Judged, judge
 from rag.retrieval import Index
@@ -90,9 +91,7 @@ class Planner:
                 ev = [self._evidence(p) for p in newest_first(self.catalog.filter(f))]
                 return Plan(parsed, PlanKind.CODE if ev else PlanKind.NONE, papers=ev, ranked=ev, filters=f)
             if scope is None:
-                return Plan(parsed, PlanKind.NO_HISTORY, filters=f, message=(
-                    "There is no earlier answer in this conversation to refer to. Ask about a topic, a paper "
-                    "or an author, e.g. “Which papers are about federated learning?”"))
+                return Plan(parsed, PlanKind.NO_HISTORY, filters=f, message=f"{NO_HISTORY} {NO_HISTORY_HINT}")
             f.paper_ids = [p.paper_id for p in scope]
         intent = parsed.intent if use_metadata else Intent.TOPIC
         named = [self.catalog.by_id[i] for i in parsed.mentions if i in self.catalog.by_id]
@@ -116,7 +115,7 @@ class Planner:
     def _named_plan(self, parsed: ParsedQuery, kind: PlanKind, papers: list[Paper], f: Filters) -> Plan:
         if not papers:
             return Plan(parsed, PlanKind.NO_HISTORY, filters=f, message=(
-                "The question does not name a paper I can find, and there is no earlier answer to refer to."))
+                f"The question names no paper I can find. {NO_HISTORY}"))
         if kind == PlanKind.ORDER:
             papers = sorted(papers, key=sort_key, reverse=parsed.order == "desc")
         ev = [self._evidence(p) for p in papers]
@@ -124,7 +123,9 @@ class Planner:
             ev = self._with_companions(ev, self.stats.terms(parsed.topic), several=False)
         also = [e.paper for e in ev[1:]] if kind == PlanKind.ORDER else []
         cited = ev[:1] if kind == PlanKind.ORDER else ev
-        return Plan(parsed, kind, papers=cited, ranked=ev, filters=f, topic=parsed.topic, also=also)
+        # the sources also show the named papers' companions (a reproducibility study of the paper)
+        ranked = self._with_companions(list(ev), [], several=True)
+        return Plan(parsed, kind, papers=cited, ranked=ranked, filters=f, topic=parsed.topic, also=also)
 
     def _catalog_plan(self, parsed: ParsedQuery, f: Filters, scope: list[Paper] | None, intent: Intent,
                       mode: str) -> Plan:
@@ -178,10 +179,9 @@ class Planner:
         if intent == Intent.ORDER:
             papers = sorted(papers, key=lambda e: sort_key(e.paper), reverse=parsed.order == "desc")
             also, papers = [e.paper for e in papers[1:]], papers[:1]
-        kind = {Intent.AUTHORS: PlanKind.AUTHORS, Intent.DETAIL: PlanKind.DETAIL, Intent.ORDER: PlanKind.ORDER,
-                Intent.LIST: PlanKind.LIST}.get(intent, PlanKind.TOPIC)
-        if kind == PlanKind.LIST and len(papers) == 1:
-            kind = PlanKind.TOPIC
+        # a list question on a topic reads as a topic answer: every relevant paper, closest first
+        kind = {Intent.AUTHORS: PlanKind.AUTHORS, Intent.DETAIL: PlanKind.DETAIL,
+                Intent.ORDER: PlanKind.ORDER}.get(intent, PlanKind.TOPIC)
         cited = {e.paper.paper_id for e in papers}
         ranked = papers + [e for e in ranked if e.paper.paper_id not in cited]  # sources lead with the cited
         if not papers:
@@ -223,8 +223,7 @@ class Planner:
             return ""
         if self.catalog.filter(merge(own, extra)) or not self.catalog.filter(own) or not self.catalog.filter(extra):
             return ""
-        return (f"The question asks for papers with {own.describe()}, but the chat's filter is set to "
-                f"{extra.describe()}, and no paper matches both. Clear the filter (or widen it) and ask again.")
+        return FILTER_CONFLICT.format(question=own.describe(), chat=extra.describe())
 
     def _scope(self, parsed: ParsedQuery, history: list[Turn]) -> list[Paper] | None:
         """The papers a follow-up refers to: those the latest assistant answer cited (Turn.paper_ids), else

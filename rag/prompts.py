@@ -23,3 +23,9 @@ Question: {question}
 {guidance}"""
 
 SOURCE_TEMPLATE = "[{n}] {title} — {authors} ({year}; {category}){code}\n{text}"
+
+# Answers that cite nothing because the question cannot be answered as asked (checked by the UI tests too).
+NO_HISTORY = "There is no earlier answer in this conversation to refer to."
+NO_HISTORY_HINT = "Ask about a topic, a paper or an author, e.g. “Which papers are about federated learning?”"
+FILTER_CONFLICT = ("The question asks for papers with {question}, but the chat's filter is set to {chat}, and no "
+                   "paper matches both. Clear the filter (or widen it) and ask again.")

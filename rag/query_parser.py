@@ -268,17 +268,26 @@ def _years(text: str, q: ParsedQuery, listing_year: int, sp: _Spans) -> None:
             f.years.append(y)
         sp.take(*m.span())
     if m := RELATIVE_YEARS.search(text):
-        which, n = m.group(1).lower(), m.group(2)
-        count = NUMBER_WORDS.get((n or "").lower()) or (int(n) if n and n.isdigit() else None)
-        if which == "this" and not count:
-            f.years.append(listing_year)
-        elif which in ("last", "past", "previous") and count:
-            f.year_from = max(f.year_from or 0, listing_year - count + 1) or None
-        elif which in ("last", "previous") and not count:
-            f.years.append(listing_year - 1)
-        elif which == "past" and not count:
-            f.year_from = listing_year - 1
+        _relative_years(m, f, listing_year)
         sp.take(*m.span())
+    # one year, or a run of consecutive years ("2023 or 2024"), is a range; other sets stay sets
+    ys = sorted(set(f.years))
+    if ys and not (f.year_from or f.year_to) and ys == list(range(ys[0], ys[-1] + 1)):
+        f.year_from, f.year_to, f.years = ys[0], ys[-1], []
+
+
+def _relative_years(m: re.Match[str], f: Filters, listing_year: int) -> None:
+    """"this year", "last year", "the last two years", "the past few years"."""
+    which, n = m.group(1).lower(), m.group(2)
+    count = NUMBER_WORDS.get((n or "").lower()) or (int(n) if n and n.isdigit() else None)
+    if which == "this" and not count:
+        f.years.append(listing_year)
+    elif which in ("last", "past", "previous") and count:
+        f.year_from = max(f.year_from or 0, listing_year - count + 1) or None
+    elif which in ("last", "previous") and not count:
+        f.years.append(listing_year - 1)
+    elif which == "past" and not count:
+        f.year_from = listing_year - 1
 
 
 # ---- categories ------------------------------------------------------------------------------------------
@@ -295,7 +304,8 @@ def _alias_pattern() -> list[tuple[str, re.Pattern[str]]]:
 _ALIASES = _alias_pattern()
 _AFTER_NOUN = re.compile(rf"(?:{_NOUNS})\s+(?:(?:that are |which are |are |were |is )?(?:in|under|from|on|about|within|of|for|are|is|were|"
                          rf"filed under|classified (?:as|under)|categori[sz]ed (?:as|under)))\s+(?:the\s+)?$", re.I)
-_BEFORE_NOUN = re.compile(rf"^(?:\s+(?:or|and|/|,)\s+[\w.-]+)*\s*(?:{_NOUNS}|{_CAT_NOUNS})\b", re.I)
+_BEFORE_NOUN = re.compile(rf"^(?:\s*(?:or|and|/|,)\s*[\w.-]+(?:\s+[\w.-]+){{0,2}}?)*\s*(?:{_NOUNS}|{_CAT_NOUNS})\b",
+                          re.I)
 _CAT_CUE_BEFORE = re.compile(rf"\b(?:{_CAT_NOUNS})\s+(?:of\s+|is\s+|=\s*|:\s*)?$|\bcs\.$|\bnon-?\s*$", re.I)
 _NP_END = re.compile(rf"^\s*(?:(?:{_CAT_NOUNS})\b\s*)?(?:$|[?.!,;()]|\b(?:and|or|with|from|since|before|after|by|in|"
                      rf"that|which|published|released|having|have|has|without|not|are|were|is|on|about)\b)", re.I)
@@ -392,7 +402,7 @@ def _code(text: str, q: ParsedQuery, sp: _Spans) -> None:
     """A code word ("code", "GitHub", "open-source", "implementation") makes a released-code filter — negated
     by "without", "didn't release", "no code", "code is not available" — unless the question asks where the
     code of a named paper is (Intent.CODE, decided later)."""
-    m = CODE_WORD.search(text)
+    m = next((m for m in CODE_WORD.finditer(text) if _is_code_release(text, m)), None)
     if not m:
         return
     after = text[m.end(): m.end() + 30]
@@ -403,6 +413,24 @@ def _code(text: str, q: ParsedQuery, sp: _Spans) -> None:
     if negated and (n := list(NEGATION.finditer(text[:m.start()]))):
         start = n[-1].start()
     sp.take(start, m.end())
+
+
+CODE_CUE = re.compile(r"\b(?:with|without|no|have|has|had|having|release[sd]?|releasing|available|public|publicly|"
+                      r"provide[sd]?|share[sd]?|open|opened|link|links|url|where|find|any|include[sd]?|their|its|"
+                      r"the|published|shared|accompan\w+)\b", re.I)
+
+
+def _is_code_release(text: str, m: re.Match[str]) -> bool:
+    """'GitHub', 'open-source', 'repository' always speak of released code; 'code' only with a release
+    cue next to it ('with code', 'code released', 'where is the code') — 'code generation' is a topic."""
+    if not m.group().lower().startswith(("code", "source code")):
+        return True
+    after = text[m.end():].lstrip()
+    if re.match(r"[a-z]", after) and not re.match(r"(?:is|was|are|were|has|have|release|available|link|for|of|"
+                                                  r"and|or|in|on|that|which|public|not)\b", after, re.I):
+        return False  # a compound noun: "code generation", "code completion"
+    window = text[max(0, m.start() - 30): m.end() + 30]
+    return bool(CODE_CUE.search(window)) or not after or after[0] in "?.!,"
 
 
 # ---- topic -------------------------------------------------------------------------------------------------

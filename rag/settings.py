@@ -26,7 +26,7 @@ class RelevanceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    answer_at: float = Field(0.61, ge=0, le=1, allow_inf_nan=False,
+    answer_at: float = Field(0.60, ge=0, le=1, allow_inf_nan=False,
                              description="A topic question is answered when its best retrieved paper's relevance "
                              "probability reaches this; below it the assistant abstains.")
     cite_at: float = Field(0.80, ge=0, le=1, allow_inf_nan=False,

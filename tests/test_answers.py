@@ -108,7 +108,7 @@ def test_list_gists_say_what_each_paper_does(assistant: Assistant) -> None:
     a = assistant.ask("Which papers have released code?")
     for c in a.citations:
         [gist] = c.highlights
-        pr = assistant.planner.profile_of(c.paper_id)
+        pr = assistant.planner.stats.profile_of(c.paper_id)
         assert pr is not None
         if any(s.proposal or s.named for s in pr.sentences):
             chosen = next(s for s in pr.sentences if s.text == gist)
