@@ -62,6 +62,13 @@ class Linker:
             self.full_names.setdefault(key, a)
         self.name_words = set(catalog.by_name_word)
 
+    def warm(self) -> None:
+        """Build the lazily computed indexes now (vocabulary, English words, the fuzzy matcher's import)."""
+        import rapidfuzz.process  # noqa: F401
+
+        english_words()
+        _ = self._by_first_letter, self.vocabulary_names
+
     # ---- vocabulary ----------------------------------------------------------------------------------
     @cached_property
     def vocabulary(self) -> Counter[str]:

@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from rag.catalog import Catalog, newest_first, sort_key
 from rag.prompts import FILTER_CONFLICT, NO_HISTORY, NO_HISTORY_HINT
-from rag.query_parser import Intent, ParsedQuery
+from rag.query_parser import Intent, ParsedQuery, linker_for
 from rag.relevance import Judged, judge
 from rag.retrieval import Index
 from rag.settings import RelevanceSettings
@@ -64,6 +64,7 @@ class Planner:
         self.index = index
         self.catalog: Catalog = index.catalog
         self.stats = TermStats(self.catalog)
+        linker_for(self.catalog).warm()  # built with the planner, so the first question pays nothing
         self.settings = settings or index.settings.relevance
 
     # ---- entry ---------------------------------------------------------------------------------------

@@ -17,7 +17,14 @@ from enum import StrEnum
 from functools import lru_cache
 
 from rag.catalog import Catalog, fold
-from rag.lexicon import CATEGORY_ALIASES, CATEGORY_NOUNS, FIELD_ABBREVIATIONS, PAPER_NOUNS, QUESTION_WORDS
+from rag.lexicon import (
+    CATEGORY_ALIASES,
+    CATEGORY_NOUNS,
+    ENGLISH_STOP_WORDS,
+    FIELD_ABBREVIATIONS,
+    PAPER_NOUNS,
+    QUESTION_WORDS,
+)
 from rag.linking import Linker
 from rag.types import Filters
 
@@ -123,13 +130,11 @@ PERSON_CUE = re.compile(r"\b(?:by|author(?:ed|s)?|co-?authored?|wrote|written|wr
 @lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
     # scikit-learn's published English stop list, plus the question-shaping words of rag.lexicon.
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
     return frozenset(ENGLISH_STOP_WORDS) | QUESTION_WORDS | {"don", "doesn", "didn", "isn", "aren", "wasn", "weren",
                                                               "haven", "hasn", "won", "ve", "ll", "re", "s", "t", "non"}
 
 
-def _linker(catalog: Catalog) -> Linker:
+def linker_for(catalog: Catalog) -> Linker:
     """One Linker per catalog, built on first use and kept with it (a catalog never changes once built)."""
     linker = catalog.__dict__.get("_linker")
     if linker is None:
@@ -170,7 +175,7 @@ def parse(question: str, catalog: Catalog, listing_year: int) -> ParsedQuery:
     q = ParsedQuery(question=question)
     text = question
     sp = _Spans(text)
-    linker = _linker(catalog)
+    linker = linker_for(catalog)
 
     _years(text, q, listing_year, sp)
     _categories(text, q.filters, sp)

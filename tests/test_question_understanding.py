@@ -192,3 +192,11 @@ def test_negated_topic_and_intents(catalog: Catalog) -> None:
     assert parse("how many papers have code?", catalog, YEAR).intent == Intent.COUNT
     assert parse("How many protections does CopyrightMeter evaluate?", catalog, YEAR).intent != Intent.COUNT
     assert parse("code generation with LLMs", catalog, YEAR).filters.has_code is None
+
+
+def test_the_stop_word_copy_is_scikit_learns_list() -> None:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as original
+
+    from rag.lexicon import ENGLISH_STOP_WORDS
+
+    assert original == ENGLISH_STOP_WORDS
