@@ -19,17 +19,25 @@ from rag.errors import SettingsError
 CHECKOUT = Path(__file__).resolve().parents[1]
 
 
+def _fitted(name: str) -> float:
+    import json
+
+    model = Path(__file__).with_name("relevance_model.json")
+    return float(json.loads(model.read_text(encoding="utf-8"))["thresholds"][name])
+
+
 class RelevanceSettings(BaseModel):
     """Every tuned value of question understanding, in one place. Set one with LABQA_RELEVANCE__<FIELD>.
-    The defaults were chosen on the dev question split (eval/dev.jsonl) by `python -m eval.fit_relevance`,
-    which prints the precision/recall curve they come from; the test split was never used to choose them."""
+    The two thresholds default to the values `python -m eval.fit_relevance` chose on the dev split (with the
+    regression set) and stored in rag/relevance_model.json beside the weights, so the model and its thresholds
+    never drift apart; the test split was never used to choose them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    answer_at: float = Field(0.60, ge=0, le=1, allow_inf_nan=False,
+    answer_at: float = Field(default_factory=lambda: _fitted("answer_at"), ge=0, le=1, allow_inf_nan=False,
                              description="A topic question is answered when its best retrieved paper's relevance "
                              "probability reaches this; below it the assistant abstains.")
-    cite_at: float = Field(0.80, ge=0, le=1, allow_inf_nan=False,
+    cite_at: float = Field(default_factory=lambda: _fitted("cite_at"), ge=0, le=1, allow_inf_nan=False,
                            description="Every retrieved paper whose relevance probability reaches this is cited.")
     single_ratio: float = Field(0.9, ge=0, le=1, allow_inf_nan=False,
                                 description="A question asking for one paper also cites a runner-up only when "
