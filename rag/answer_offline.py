@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from rag.formatting import authors_text, byline, paper_when, short_name
 from rag.lexicon import CATEGORY_LABELS
-from rag.planning import Plan, Planner
+from rag.planning import Plan
 from rag.planning import PlanKind as K
 from rag.prompts import ABSTAIN_PREFIX, AUTHORS_CAVEAT, NEAREST_TOPICS, NO_MATCH
 from rag.term_stats import SentenceInfo, TermStats
@@ -41,9 +41,9 @@ class Cited:
     snippet: str
 
 
-def compose(plan: Plan, planner: Planner) -> tuple[str, list[Cited]]:
-    """The answer text for a plan, and the sources it cites in [n] order. Works from the plan alone."""
-    stats = planner.stats
+def compose(plan: Plan, stats: TermStats) -> tuple[str, list[Cited]]:
+    """The answer text for a plan, and the sources it cites in [n] order: works from the plan it is given
+    (and the collection's term statistics, to pick sentences), never calls back into planning."""
     # A list of catalog matches with no topic words ("Which papers have code?") gets gists that say what each
     # paper does, not the sentence that happens to contain the word "code".
     qterms = stats.terms(plan.topic or ("" if plan.kind in (K.LIST, K.COUNT) else plan.parsed.question))
@@ -61,7 +61,7 @@ def compose(plan: Plan, planner: Planner) -> tuple[str, list[Cited]]:
     k = plan.kind
     # only the first three authors are known where a source cut the list: say so when authors decide the answer
     truncated = any(e.paper.authors_truncated for e in plan.papers) or (
-        not plan.papers and any(p.authors_truncated for p in planner.catalog.papers))
+        not plan.papers and any(p.authors_truncated for p in stats.catalog.papers))
     caveat = truncated and bool(plan.filters.authors or plan.filters.exclude_authors or plan.parsed.unknown_authors
                                 or k == K.AUTHORS)
     lines: list[str] = []

@@ -143,7 +143,7 @@ class Assistant:
             answerer = f"{OFFLINE} (exact catalog answer; the LLM is used for topic questions)" \
                 if plan.kind != K.ABSTAIN else f"{OFFLINE} (nothing relevant retrieved; the LLM was not called)"
         if text is None:
-            text, cited = compose(plan, self.planner)
+            text, cited = compose(plan, self.planner.stats)
             timings.setdefault("first_text_ms", (time.perf_counter() - t0) * 1000)
             yield from re.split(r"(?<=\n)", text)
             citations = self._citations(cited)
