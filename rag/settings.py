@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import SettingsError
@@ -20,7 +20,8 @@ CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LABQA_", extra="forbid", frozen=True)
+    # allow_inf_nan=False: a nan or inf threshold/timeout would make every comparison false, silently.
+    model_config = SettingsConfigDict(env_prefix="LABQA_", extra="forbid", frozen=True, allow_inf_nan=False)
 
     home: Path = Field(CHECKOUT / ".labqa", description="Where the embedded Chroma store and model cache live.")
     model_cache: Path | None = Field(
@@ -49,10 +50,20 @@ class Settings(BaseSettings):
         "on CPU for large collections, same retrieval/citation scores on the eval set (see README). Changing it "
         "builds a new index.",
     )
+    ingest_wait: float = Field(
+        1800.0, ge=0,
+        description="Seconds a second ingest (or `labqa index drop`) waits for the one writing the store before it "
+        "gives up with an error; 0 = fail at once (also `labqa ingest --no-wait`).",
+    )
+    ingest_lease_seconds: float = Field(
+        60.0, ge=5, le=3600,
+        description="Server mode: how long the writer's lease in the Chroma server lasts without renewal (it is "
+        "renewed every quarter of this). A killed writer blocks others for at most this long.",
+    )
     top_k: int = Field(6, ge=1, le=50, description="Papers cited for a topic question.")
     candidate_k: int = Field(30, ge=5, le=500, description="Chunks each retriever returns before fusion.")
     abstain_threshold: float = Field(
-        0.30,
+        0.30, ge=-1.0, le=1.0,
         description="Best dense cosine below which, with no strong lexical match, the assistant abstains "
         "(calibrated on eval/questions.jsonl; see eval/QUESTIONS.md).",
     )
@@ -69,6 +80,14 @@ class Settings(BaseSettings):
     llm_fallback: bool = Field(
         True, description="On an LLM failure, answer with the offline answerer (clearly marked) instead of failing."
     )
+
+    @field_validator("home", "model_cache", "data_dir", mode="before")
+    @classmethod
+    def _no_empty_path(cls, value: object) -> object:
+        # Path("") is the current folder: an empty LABQA_HOME= would put the store wherever the command runs.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; unset it to use the default, or give a folder")
+        return value
 
     @property
     def models_dir(self) -> Path:
@@ -93,6 +112,12 @@ def load_settings(**overrides: object) -> Settings:
     if unknown:
         raise SettingsError(
             f"Unknown setting(s) {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+        )
+    empty = sorted(k for k in os.environ if k in known and not os.environ[k].strip())
+    if empty:
+        raise SettingsError(
+            f"{', '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but empty. Unset "
+            f"{'it' if len(empty) == 1 else 'them'} to use the default, or give a value."
         )
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
