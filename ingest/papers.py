@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from ingest.sources import AbstractRecord, ListingRecord, Record
 from rag.errors import SourceError
+from rag.safety import INSTRUCTION
 from rag.types import Paper, SourceRef
 
 # A personal name as listed: "Siteng Huang", "XiaoHua Feng", "Jean-Luc Li", accents allowed.
@@ -124,13 +125,35 @@ def _quoted_title(text: str) -> str | None:
     return normalize(m.group(1)).strip(" ,.") if m else None
 
 
-def same_paper(a: str, b: str, similarity: float) -> bool:
-    """Versions of one abstract: similar enough, and not two papers that reference different earlier works
-    (the reproducibility companions share a template but each quotes its own original's title)."""
+def same_paper(a: str, b: str, similarity: float, paper_text: str | None = None) -> bool:
+    """Versions of one abstract: the whole texts are very similar and about as long, and the new one brings
+    nothing the paper does not have — no name, acronym or link it never uses, no sentence addressed to an AI
+    (an abstract that shares a method's name, or a copy with a planted sentence, is another record, never a
+    version that could speak for the real paper). Two papers that reference different earlier works are
+    kept apart too (the reproducibility companions share a template but each quotes its own original's
+    title). `paper_text`: every text of the paper (title, all versions); default b."""
     if similarity < VERSION_SIMILARITY:
+        return False
+    wa, wb = len(a.split()), len(b.split())
+    if min(wa, wb) < VERSION_LENGTH_RATIO * max(wa, wb):
+        return False
+    if _names(a) - _names(paper_text or b):
+        return False
+    if INSTRUCTION.search(a) and not INSTRUCTION.search(paper_text or b):
         return False
     qa, qb = _quoted_title(a), _quoted_title(b)
     return not (qa and qb and qa != qb)
+
+
+# A name as abstracts write them: an acronym or camel-case word (EISAM, LRSs, GPT-4, EvilCorp), a capitalised
+# word inside a sentence (Mallory), or a link. Sentence-initial capitals are ordinary words.
+NAME_IN_TEXT = re.compile(r"(?<![\w-])(?:[A-Z][\w-]*[A-Z0-9][\w-]*|(?<=[a-z,;:] )[A-Z][a-z]+)(?![\w-])")
+# Reworded versions of the seed corpus are 0.965-1.0 the length of their paper's abstract.
+VERSION_LENGTH_RATIO = 0.8
+
+
+def _names(text: str) -> set[str]:
+    return set(NAME_IN_TEXT.findall(text)) | set(URL_RE.findall(text))
 
 
 def find_urls(text: str) -> list[str]:
@@ -219,7 +242,8 @@ def _merge_versions(papers: list[Paper], abstracts: list[AbstractRecord]) -> Non
         ref = SourceRef(rec.path, rec.line, "abstracts")
         vec = tfidf.vector(rec.abstract)
         scored = sorted(((_cosine(vec, tfidf.vector(listed[i].abstract)), i) for i in cands), reverse=True)
-        match = next((i for sim, i in scored if same_paper(rec.abstract, listed[i].abstract, sim)), None)
+        match = next((i for sim, i in scored if same_paper(rec.abstract, listed[i].abstract, sim,
+                                                          _paper_text(listed[i]))), None)
         if match is not None:
             _add_version(listed[match], rec.abstract, ref)
             continue
@@ -234,6 +258,10 @@ def _merge_versions(papers: list[Paper], abstracts: list[AbstractRecord]) -> Non
         )
         untitled[digest] = paper
         papers.append(paper)
+
+
+def _paper_text(p: Paper) -> str:
+    return " ".join([p.title, p.abstract, *p.other_abstracts])
 
 
 def _lexical_candidates(docs: list[str], queries: list[str]) -> list[list[int]]:
