@@ -103,7 +103,7 @@ def _file_lock(settings: Settings, action: str, wait: float, on_wait: Waiting | 
 
 
 def _busy(holder: str, where: str, waited: float) -> str:
-    after = f" after waiting {waited:.0f} s" if waited else ""
+    after = f" after waiting {waited:.0f} s" if waited >= 0.5 else ""
     return (f"Another writer holds the index{after}: {holder} ({where}). Only one ingest (or index drop) runs at "
             "a time, so papers are never lost between two writers. Run it again when that one is done, or set "
             "LABQA_INGEST_WAIT (seconds) to wait longer.")
