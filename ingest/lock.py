@@ -64,11 +64,12 @@ def writer(settings: Settings, action: str = "ingest", wait: float | None = None
 def _file_lock(settings: Settings, action: str, wait: float, on_wait: Waiting | None) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
+    from rag.store import unusable_home
+
     try:
         settings.home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(f"Cannot create LABQA_HOME={settings.home} ({exc.strerror}). Point LABQA_HOME at a "
-                         "folder this user can write.") from None
+        raise StoreError(unusable_home(settings.home, exc)) from None
     path = settings.home / "ingest.lock"
     note_path = settings.home / "ingest.lock.json"
     lock = FileLock(str(path))

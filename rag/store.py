@@ -76,7 +76,7 @@ def open_client(settings: Settings, create: bool = False) -> Any:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(_unusable_home(path, exc)) from None
+            raise StoreError(unusable_home(path, exc)) from None
         try:
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
         except BaseException:
@@ -105,7 +105,8 @@ def _forget_system(path: Path) -> None:
     SharedSystemClient._identifier_to_system.pop(str(path), None)
 
 
-def _unusable_home(path: Path, exc: OSError) -> str:
+def unusable_home(path: Path, exc: OSError) -> str:
+    """Why a folder cannot be created, named as it is (not "disk full" for /proc)."""
     existing = next((p for p in path.parents if p.exists()), None)
     virtual = existing is not None and _is_virtual(existing)
     why = (f"{existing} is a virtual file system ({_fs_type(existing)}) that cannot hold files" if virtual
