@@ -116,7 +116,9 @@ def _plan(settings: Settings, scope: Scope, parsed: Any, stored: list[Record], s
         kept_keys = {(r.path, r.line) for r in kept}
         kept += [r for r in kept_for_errors(inside, build_errors, set(), current)
                  if (r.path, r.line) not in kept_keys]
+        first = build_errors
         papers, build_errors = build_papers(base + kept + current, settings.listing_year)
+        build_errors = first + [e for e in build_errors if str(e) not in {str(f) for f in first}]
     return _Plan(papers, base + kept + current, parsed.errors + build_errors, kept, pruned)
 
 
