@@ -165,12 +165,10 @@ def _run(settings: Settings, scope: Scope, files: list[Path], parsed: Any, skip_
                 cols["chunks"] = client.get_or_create_collection(chunk_name, metadata={"hnsw:space": "cosine"},
                                                                  embedding_function=None)
                 cols["papers"] = client.get_or_create_collection(paper_name, embedding_function=None)
-                cols["records"] = client.get_or_create_collection(store.records_name(settings),
-                                                                  embedding_function=None)
-            else:
-                for key, name in (("papers", paper_name), ("records", store.records_name(settings))):
-                    if name in names:
-                        cols[key] = client.get_collection(name, embedding_function=None)
+            elif paper_name in names:
+                cols["papers"] = client.get_collection(paper_name, embedding_function=None)
+            if store.records_name(settings) in names:  # created only when written (a failed run adds nothing)
+                cols["records"] = client.get_collection(store.records_name(settings), embedding_function=None)
             max_batch = client.get_max_batch_size()
             if "papers" in cols:
                 committed = store.read_papers(cols["papers"])
@@ -250,7 +248,9 @@ def _run(settings: Settings, scope: Scope, files: list[Path], parsed: Any, skip_
         stale = sorted(store.all_ids(cols["chunks"]) - keep)
         for i in range(0, len(stale), max_batch):
             cols["chunks"].delete(ids=stale[i:i + max_batch])
-        RecordStore(cols["records"], max_batch).replace(stored, plan.records)
+        records_col = cols.get("records") or client.get_or_create_collection(store.records_name(settings),
+                                                                             embedding_function=None)
+        RecordStore(records_col, max_batch).replace(stored, plan.records)
         cols["papers"].modify(metadata={
             "labqa_index": json.dumps(store.index_spec(settings), sort_keys=True),
             "last_ingest": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")})

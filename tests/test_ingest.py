@@ -245,7 +245,7 @@ def test_interrupted_ingest_keeps_the_old_index_and_the_next_run_completes(index
     listing.write_text("\n".join(lines) + "\n")
     env = {**os.environ, "LABQA_HOME": str(index_home), "LABQA_INGEST_BATCH_PAPERS": "2"}
 
-    proc = subprocess.Popen([LABQA, "ingest", str(corpus)], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([LABQA, "ingest", "--prune", str(corpus)], env=env, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     for line in proc.stderr:  # the first progress line comes right after the first committed batch
         if line.startswith("indexing: "):
@@ -262,11 +262,11 @@ def test_interrupted_ingest_keeps_the_old_index_and_the_next_run_completes(index
                                        text=True, check=True).stdout)
     assert answer["citations"] and not answer["abstained"]
 
-    done = subprocess.run([LABQA, "ingest", "--json", str(corpus)], env=env, capture_output=True, text=True,
+    done = subprocess.run([LABQA, "ingest", "--json", "--prune", str(corpus)], env=env, capture_output=True, text=True,
                           check=True)
     report = json.loads(done.stdout)
     assert report["papers"] == 31 and report["papers_indexed"] == 30 - revised
-    again = json.loads(subprocess.run([LABQA, "ingest", "--json", str(corpus)], env=env, capture_output=True,
+    again = json.loads(subprocess.run([LABQA, "ingest", "--json", "--prune", str(corpus)], env=env, capture_output=True,
                                       text=True, check=True).stdout)
     assert again["papers_indexed"] == 0 and again["chunks_added"] == again["chunks_updated"] == 0
 

@@ -144,3 +144,47 @@ def test_a_file_that_cannot_be_read_keeps_its_papers_under_skip_invalid(index_ho
     report = json.loads(out)
     assert report["papers"] == 32 and report["removed"] == [] and report["kept_previous"] == [f"{new}:1"]
     assert f"{new}:4: not UTF-8" in err
+
+
+def _drop_records(home: Path) -> None:
+    """Make the index look like one built before ingest kept its source records."""
+    import chromadb
+    from chromadb.api.client import SharedSystemClient
+    from chromadb.config import Settings as ChromaSettings
+
+    SharedSystemClient.clear_system_cache()
+    client = chromadb.PersistentClient(path=str(home / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    for c in client.list_collections():
+        if c.name.startswith("labqa_records_"):
+            client.delete_collection(c.name)
+    SharedSystemClient.clear_system_cache()
+
+
+def test_an_index_built_before_records_were_kept_reads_its_sources_again(
+        index_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _drop_records(index_home)
+    before = paper_rows(index_home)
+    new = tmp_path / "new.txt"
+    new.write_text(EXTRA_PAPER)
+    report = ingest_json([str(new)], capsys)
+    assert report["papers"] == 32 and report["removed"] == [] and report["papers_added"] == 1
+    after = paper_rows(index_home)
+    assert {k: after[k] for k in before} == before
+    assert ingest_json([str(new)], capsys)["papers_indexed"] == 0  # the records are kept from now on
+
+
+def test_an_old_index_whose_sources_are_gone_asks_for_a_full_ingest(index_home: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(DATA, corpus)
+    ingest_json(["--prune", str(corpus)], capsys)  # the index now comes from the copy
+    _drop_records(index_home)
+    shutil.rmtree(corpus)
+    new = tmp_path / "new.txt"
+    new.write_text(EXTRA_PAPER)
+    before = snapshot(index_home)
+    code, out, err = run(["ingest", str(new)], capsys)
+    assert code == 2 and f"{corpus / LISTING}, no longer exists" in err and "labqa ingest --prune" in err
+    assert snapshot(index_home) == before
