@@ -149,6 +149,14 @@ def _check_fields(obj: dict[str, Any]) -> list[str]:
         out.append("missing \"question\"")
     elif not isinstance(q, str) or not q.strip():
         out.append("\"question\" must be a non-empty string")
+    else:
+        from rag.assistant import clean_question  # the run's own check: what it would reject, rejected here
+        from rag.errors import QuestionError
+
+        try:
+            clean_question(q)
+        except QuestionError as exc:
+            out.append(f"\"question\" would be rejected by the assistant: {exc}")
     kind = obj.get("kind")
     if "kind" not in obj:
         out.append(f"missing \"kind\" (one of {', '.join(KINDS)})")

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from ingest.sources import AbstractRecord, ListingRecord, Record
 from rag.errors import SourceError
+from rag.safety import INSTRUCTION
 from rag.types import Paper, SourceRef
 
 # A personal name as listed: "Siteng Huang", "XiaoHua Feng", "Jean-Luc Li", accents allowed.
@@ -124,13 +125,44 @@ def _quoted_title(text: str) -> str | None:
     return normalize(m.group(1)).strip(" ,.") if m else None
 
 
-def same_paper(a: str, b: str, similarity: float) -> bool:
-    """Versions of one abstract: similar enough, and not two papers that reference different earlier works
-    (the reproducibility companions share a template but each quotes its own original's title)."""
+def same_paper(a: str, b: str, similarity: float, paper_text: str | None = None) -> bool:
+    """Versions of one abstract: the whole texts are very similar and about as long, and the new one brings
+    nothing the paper does not have — no name, acronym or link it never uses, no sentence addressed to an AI
+    (an abstract that shares a method's name, or a copy with a planted sentence, is another record, never a
+    version that could speak for the real paper). Two papers that reference different earlier works are
+    kept apart too (the reproducibility companions share a template but each quotes its own original's
+    title). `paper_text`: every text of the paper (title, all versions); default b."""
     if similarity < VERSION_SIMILARITY:
+        return False
+    wa, wb = len(a.split()), len(b.split())
+    if min(wa, wb) < VERSION_LENGTH_RATIO * max(wa, wb):
+        return False
+    if _additions(a, paper_text or b):
         return False
     qa, qb = _quoted_title(a), _quoted_title(b)
     return not (qa and qb and qa != qb)
+
+
+# A name as abstracts write them: an acronym or camel-case word (EISAM, LRSs, GPT-4, EvilCorp), a capitalised
+# word inside a sentence (Mallory), or a link. Sentence-initial capitals are ordinary words.
+NAME_IN_TEXT = re.compile(r"(?<![\w-])(?:[A-Z][\w-]*[A-Z0-9][\w-]*|(?<=[a-z,;:] )[A-Z][a-z]+)(?![\w-])")
+# Reworded versions of the seed corpus are 0.965-1.0 the length of their paper's abstract.
+VERSION_LENGTH_RATIO = 0.8
+
+
+def _additions(text: str, paper_text: str) -> str:
+    """What a would-be version adds to a paper that a rewording never does ("" when nothing)."""
+    parts = []
+    new = _names(text) - _names(paper_text)
+    if new:
+        parts.append("names or links it never uses (" + ", ".join(sorted(new)[:5]) + ")")
+    if INSTRUCTION.search(text) and not INSTRUCTION.search(paper_text):
+        parts.append("a sentence addressed to an AI assistant")
+    return " and ".join(parts)
+
+
+def _names(text: str) -> set[str]:
+    return set(NAME_IN_TEXT.findall(text)) | set(URL_RE.findall(text))
 
 
 def find_urls(text: str) -> list[str]:
@@ -176,7 +208,7 @@ def build_papers(records: Iterable[Record], listing_year: int) -> tuple[list[Pap
         )
         papers.append(paper)
         by_title[normalize(title)] = paper
-    _merge_versions(papers, abstracts)
+    errors += _merge_versions(papers, abstracts)
     _dedupe_ids(papers)
     return papers, errors
 
@@ -203,14 +235,18 @@ def _add_version(paper: Paper, abstract: str, ref: SourceRef) -> None:
 MERGE_CANDIDATES = 5
 
 
-def _merge_versions(papers: list[Paper], abstracts: list[AbstractRecord]) -> None:
-    """Attach each abstracts-only record to the paper it is another version of, or make it a paper.
+def _merge_versions(papers: list[Paper], abstracts: list[AbstractRecord]) -> list[SourceError]:
+    """Attach each abstracts-only record to the paper it is another version of, or make it a paper. A record
+    that copies a paper's abstract but adds names, links or orders to an AI is neither: attached, its
+    additions would speak for the real paper; alone, the copy would compete with it. It is returned as a
+    bad record (file:line, what it adds), which fails the ingest or, with --skip-invalid, is left out.
 
     Comparing every record with every paper is quadratic (hours at 100k papers), so BM25 (bm25s, already
     under llama-index's BM25 retriever) proposes the few most similar listing abstracts and TF-IDF cosine —
     document frequencies over the whole corpus, counted once — decides."""
     if not abstracts:
-        return
+        return []
+    errors: list[SourceError] = []
     listed = list(papers)
     candidates = _lexical_candidates([p.abstract for p in listed], [r.abstract for r in abstracts])
     tfidf = TfIdf(itertools.chain((p.abstract for p in listed), (r.abstract for r in abstracts)))
@@ -219,9 +255,20 @@ def _merge_versions(papers: list[Paper], abstracts: list[AbstractRecord]) -> Non
         ref = SourceRef(rec.path, rec.line, "abstracts")
         vec = tfidf.vector(rec.abstract)
         scored = sorted(((_cosine(vec, tfidf.vector(listed[i].abstract)), i) for i in cands), reverse=True)
-        match = next((i for sim, i in scored if same_paper(rec.abstract, listed[i].abstract, sim)), None)
+        match = next((i for sim, i in scored if same_paper(rec.abstract, listed[i].abstract, sim,
+                                                          _paper_text(listed[i]))), None)
         if match is not None:
             _add_version(listed[match], rec.abstract, ref)
+            continue
+        copied = next(((sim, i) for sim, i in scored if sim >= VERSION_SIMILARITY
+                       and _additions(rec.abstract, _paper_text(listed[i]))), None)
+        if copied is not None:
+            sim, i = copied
+            errors.append(SourceError(
+                rec.path, rec.line, f"a copy of the abstract of {listed[i].title!r} (similarity {sim:.2f}) that adds "
+                f"{_additions(rec.abstract, _paper_text(listed[i]))}; left out so it cannot speak for that paper",
+                "another version to add nothing the paper does not say (a genuinely revised abstract belongs in the "
+                "listing entry)"))
             continue
         digest = hashlib.sha1(" ".join(_words(rec.abstract)).encode()).hexdigest()[:10]
         if digest in untitled:  # the same untitled abstract given twice
@@ -234,6 +281,11 @@ def _merge_versions(papers: list[Paper], abstracts: list[AbstractRecord]) -> Non
         )
         untitled[digest] = paper
         papers.append(paper)
+    return errors
+
+
+def _paper_text(p: Paper) -> str:
+    return " ".join([p.title, p.abstract, *p.other_abstracts])
 
 
 def _lexical_candidates(docs: list[str], queries: list[str]) -> list[list[int]]:

@@ -17,6 +17,7 @@ from rag.planning import Plan, Planner
 from rag.planning import PlanKind as K
 from rag.prompts import ABSTAIN_PREFIX
 from rag.query_parser import parse
+from rag.safety import INSTRUCTION, redact_instructions
 from rag.settings import Settings
 from rag.types import Answer, Citation, Filters, SourceHit, Turn
 
@@ -180,5 +181,6 @@ class Assistant:
 def _citation(n: int, paper, snippet: str, highlights: list[str]) -> Citation:  # type: ignore[no-untyped-def]
     return Citation(n=n, paper_id=paper.paper_id, title=paper.title, authors=paper.authors,
                     authors_truncated=paper.authors_truncated, year=paper.year, date=paper.date,
-                    category=paper.category, url=paper.url, has_code=paper.has_code, snippet=snippet,
-                    highlights=highlights)
+                    category=paper.category, url=paper.url, has_code=paper.has_code,
+                    snippet=redact_instructions(snippet),  # shown word for word: no planted orders in it
+                    highlights=[h for h in highlights if not INSTRUCTION.search(h)])

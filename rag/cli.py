@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from rag.errors import LabQAError
@@ -30,10 +31,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labqa", description="Ask questions about a research group's papers.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="parse the sources and (re)build the index")
+    p = sub.add_parser("ingest", help="add and update the papers of the sources in the index",
+                       description="Adds and updates the papers of PATHs. Papers from other files stay; a paper "
+                       "leaves the index only when its file no longer holds it (or with --prune).")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: LABQA_DATA_DIR, data/)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--skip-invalid", action="store_true", help="ingest the good records, list the bad ones")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="ingest the good records, list the bad ones (a bad record keeps its previous version)")
+    p.add_argument("--prune", action="store_true",
+                   help="also remove every paper whose source is not among PATHs (lists what it removes)")
+    p.add_argument("--dry-run", action="store_true", help="say what would be added, updated and removed; write nothing")
+    p.add_argument("--no-wait", action="store_true",
+                   help="fail at once if another ingest is writing the index (default: wait, LABQA_INGEST_WAIT s)")
+
+    p = sub.add_parser("index", help="list or drop the stored indexes (one per embedding/chunking settings)")
+    isub = p.add_subparsers(dest="index_command", required=True)
+    q = isub.add_parser("list", help="the indexes in the store: settings, papers, size, last ingest")
+    q.add_argument("--json", action="store_true", help="print a JSON array")
+    q = isub.add_parser("drop", help="delete one index (NAME from `labqa index list`)")
+    q.add_argument("name")
 
     p = sub.add_parser("papers", help="print the catalog")
     p.add_argument("--json", action="store_true", help="print a JSON array of papers")
@@ -91,9 +107,13 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_ingest(settings, args) -> int:  # type: ignore[no-untyped-def]
     from ingest.pipeline import ingest
 
+    def say(message: str) -> None:
+        print(f"labqa: {message}", file=sys.stderr, flush=True)
+
     bar = ProgressDisplay("indexing", "papers")
     try:
-        report = ingest(settings, args.paths or None, skip_invalid=args.skip_invalid, progress=bar.update)
+        report = ingest(settings, args.paths or None, skip_invalid=args.skip_invalid, progress=bar.update,
+                        prune=args.prune, dry_run=args.dry_run, wait=0 if args.no_wait else None, say=say)
     finally:
         bar.close()
     if args.json:
@@ -101,15 +121,64 @@ def cmd_ingest(settings, args) -> int:  # type: ignore[no-untyped-def]
         d["seconds"] = round(d["seconds"], 3)
         print(json.dumps(d))
     else:
-        print(f"{report.papers} papers from {report.records} records ({report.merged} merged as other versions)")
-        print(f"chunks: {report.chunks_added} added, {report.chunks_updated} updated, "
-              f"{report.chunks_unchanged} unchanged, {report.chunks_removed} removed "
-              f"({report.chunks_embedded} embedded)")
-        print(f"{report.seconds:.2f} s; index at {settings.chroma_url or settings.home / 'chroma'}")
+        would = "would be " if report.dry_run else ""
+        print(f"{report.papers} papers in the index{' after this ingest' if report.dry_run else ''} "
+              f"({report.records} records read from {report.files} file(s), {report.merged} merged as other versions)")
+        print(f"papers: {report.papers_added} {would}added, {report.papers_updated} {would}updated, "
+              f"{len(report.removed)} {would}removed")
+        for r in report.removed:
+            print(f"  - {would}removed: {r.title} ({', '.join(r.sources)})")
+        if not report.dry_run:
+            print(f"chunks: {report.chunks_added} added, {report.chunks_updated} updated, "
+                  f"{report.chunks_unchanged} unchanged, {report.chunks_removed} removed "
+                  f"({report.chunks_embedded} embedded)")
+        print(f"{report.seconds:.2f} s; index at {settings.chroma_url or settings.home / 'chroma'}"
+              + (" (dry run: nothing was written)" if report.dry_run else ""))
     if report.skipped:
         print(f"skipped {len(report.skipped)} bad record(s):", file=sys.stderr)
         for s in report.skipped:
             print(f"  - {s}", file=sys.stderr)
+    if report.kept_previous:
+        print(f"kept the previous version of {len(report.kept_previous)} record(s) whose new version is bad: "
+              + ", ".join(report.kept_previous), file=sys.stderr)
+    return 0
+
+
+def cmd_index(settings, args) -> int:  # type: ignore[no-untyped-def]
+    from ingest import lock
+    from rag import store
+    from rag.indexes import drop_index, list_indexes
+
+    client = store.open_client(settings)
+    current = store.fingerprint(settings)
+    try:
+        if args.index_command == "drop":
+            with lock.writer(settings, "index drop", on_wait=lambda m: print(f"labqa: {m}", file=sys.stderr)):
+                info = drop_index(client, args.name)
+            note = " (the index of the current settings: `labqa ingest` builds it again)" if info.name == current else ""
+            print(f"dropped index {info.name}: {store.describe_spec(info.spec)}, {info.papers} papers, "
+                  f"{info.chunks} chunks{note}")
+            return 0
+        infos = list_indexes(client, current)
+    except LabQAError:
+        raise
+    except Exception as exc:
+        raise store.store_error(exc, settings) from exc
+    if args.json:
+        print(json.dumps([i.to_dict() for i in infos]))
+        return 0
+    if not infos:
+        print(f"No indexes at {store.where(settings)}. Build one with `labqa ingest`.")
+        return 0
+    print(f"{'':2}{'name':<11} {'papers':>6} {'chunks':>7} {'vectors':>8}  {'last ingest':<23} settings")
+    for i in infos:
+        mark = "* " if i.current else "  "
+        print(f"{mark}{i.name:<11} {i.papers:>6} {i.chunks:>7} {i.vector_mb:>6.1f}MB  {i.last_ingest or '?':<23} "
+              f"{store.describe_spec(i.spec)}")
+    if not any(i.current for i in infos):
+        print(f"No index for the current settings ({current}) yet: `labqa ingest` builds it.")
+    else:
+        print("* the index of the current settings (used by ask, serve, eval)")
     return 0
 
 
@@ -172,16 +241,38 @@ def cmd_ask(settings, args) -> int:  # type: ignore[no-untyped-def]
     assistant = Assistant(settings)
     if args.question == "-":
         status = 0
-        for line in sys.stdin:
-            if not line.strip():
+        for number, question, problem in stdin_questions(sys.stdin.buffer):
+            if problem:
+                status = 1
+                if args.json:
+                    print(json.dumps({"line": number, "error": problem}), flush=True)
+                else:
+                    print(f"labqa: error: stdin line {number}: {problem}", file=sys.stderr)
                 continue
-            status |= _ask_one(assistant, line.rstrip("\n"), args)
+            status |= _ask_one(assistant, question, args, number)
             sys.stdout.flush()
         return status
     return _ask_one(assistant, args.question, args)
 
 
-def _ask_one(assistant, question: str, args) -> int:  # type: ignore[no-untyped-def]
+def stdin_questions(stream) -> Iterator[tuple[int, str, str | None]]:  # type: ignore[no-untyped-def]
+    """(line number, question, problem) per non-blank line. Lines are read as bytes and decoded one by one,
+    so a byte that is not UTF-8 spoils only its own line (text-mode stdin would stop the whole batch)."""
+    for number, raw in enumerate(stream, start=1):
+        raw = raw.rstrip(b"\r\n")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, "", (f"line {number} is not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                               "send questions as UTF-8 text")
+            continue
+        if number == 1:
+            text = text.removeprefix("\ufeff")
+        if text.strip():
+            yield number, text, None
+
+
+def _ask_one(assistant, question: str, args, line: int | None = None) -> int:  # type: ignore[no-untyped-def]
     from rag.types import Answer
 
     try:
@@ -202,8 +293,11 @@ def _ask_one(assistant, question: str, args) -> int:  # type: ignore[no-untyped-
         print(format_references(answer))
         return 0
     except LabQAError as exc:
-        if args.json and args.question == "-":
-            print(json.dumps({"question": question, "error": str(exc)}))
+        if args.question == "-":
+            if args.json:
+                print(json.dumps({"line": line, "question": question, "error": str(exc)}, ensure_ascii=False))
+            else:
+                print(f"labqa: error: stdin line {line}: {exc}", file=sys.stderr)
             return 1
         raise
 
@@ -239,7 +333,7 @@ def cmd_eval(settings, args) -> int:  # type: ignore[no-untyped-def]
     return run_cli(settings, args)
 
 
-COMMANDS = {"ingest": cmd_ingest, "papers": cmd_papers, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}
+COMMANDS = {"ingest": cmd_ingest, "index": cmd_index, "papers": cmd_papers, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}
 
 if __name__ == "__main__":
     run()

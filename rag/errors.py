@@ -40,6 +40,10 @@ class StoreError(LabQAError):
     """The Chroma store is missing, corrupt, read-only, full or unreachable."""
 
 
+class IngestLockedError(StoreError):
+    """Another ingest (or index drop) is writing the same store."""
+
+
 class IndexMissingError(StoreError):
     """No index has been built yet."""
 

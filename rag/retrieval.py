@@ -36,8 +36,7 @@ class Index:
         try:
             names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
             if paper_name not in names or chunk_name not in names:
-                raise StoreError(f"The index at {store.where(settings)} was built with other settings or not at "
-                                 "all (embedding model or chunking changed). Run `labqa ingest` to build it.")
+                raise store.missing_index_error(settings, client)
             self.chunk_col = client.get_collection(chunk_name, embedding_function=None)
             records = store.read_papers(client.get_collection(paper_name, embedding_function=None))
             self.chunk_ids = {cid for r in records.values() for cid in r.chunk_ids}

@@ -33,6 +33,19 @@ def without_instructions(text: str) -> tuple[str, int]:
     return (" ".join(kept), removed) if removed else (text, 0)
 
 
+REMOVED_SENTENCE = "[instruction-like sentence removed]"
+
+
+def redact_instructions(text: str) -> str:
+    """The text with every sentence that gives orders to an AI replaced by a marker, in place, so the rest
+    of a snippet (and the highlights that point into it) stays as it was. Snippets are shown word for word
+    in JSON, the API and source cards: a planted order must not travel through them either."""
+    for s in sentences(text):
+        if INSTRUCTION.search(s):
+            text = text.replace(s, REMOVED_SENTENCE)
+    return text
+
+
 def scrub(reply: str, secrets: list[str], prompt: str) -> tuple[str, bool]:
     """The reply without any secret or any line of the system prompt; and whether anything was removed."""
     out = reply

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import SettingsError
@@ -46,7 +46,9 @@ class RelevanceSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LABQA_", extra="forbid", frozen=True, env_nested_delimiter="__")
+    # allow_inf_nan=False: a nan or inf threshold/timeout would make every comparison false, silently.
+    model_config = SettingsConfigDict(env_prefix="LABQA_", extra="forbid", frozen=True, allow_inf_nan=False,
+                                      env_nested_delimiter="__")
 
     home: Path = Field(CHECKOUT / ".labqa", description="Where the embedded Chroma store and model cache live.")
     model_cache: Path | None = Field(
@@ -75,7 +77,16 @@ class Settings(BaseSettings):
         "on CPU for large collections, same retrieval/citation scores on the eval set (see README). Changing it "
         "builds a new index.",
     )
-    top_k: int = Field(6, ge=1, le=50, description="Papers cited for a topic question.")
+    ingest_wait: float = Field(
+        1800.0, ge=0,
+        description="Seconds a second ingest (or `labqa index drop`) waits for the one writing the store before it "
+        "gives up with an error; 0 = fail at once (also `labqa ingest --no-wait`).",
+    )
+    ingest_lease_seconds: float = Field(
+        60.0, ge=5, le=3600,
+        description="Server mode: how long the writer's lease in the Chroma server lasts without renewal (it is "
+        "renewed every quarter of this). A killed writer blocks others for at most this long.",
+    )
     candidate_k: int = Field(30, ge=5, le=500, description="Chunks each retriever returns before fusion.")
     relevance: RelevanceSettings = Field(default_factory=RelevanceSettings,
                                          description="Question understanding's tuned values (see RelevanceSettings).")
@@ -92,6 +103,14 @@ class Settings(BaseSettings):
     llm_fallback: bool = Field(
         True, description="On an LLM failure, answer with the offline answerer (clearly marked) instead of failing."
     )
+
+    @field_validator("home", "model_cache", "data_dir", mode="before")
+    @classmethod
+    def _no_empty_path(cls, value: object) -> object:
+        # Path("") is the current folder: an empty LABQA_HOME= would put the store wherever the command runs.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; unset it to use the default, or give a folder")
+        return value
 
     @property
     def models_dir(self) -> Path:
@@ -118,10 +137,16 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(
             f"Unknown setting(s) {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
         )
+    empty = sorted(k for k in os.environ if k in known and not os.environ[k].strip())
+    if empty:
+        raise SettingsError(
+            f"{', '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but empty. Unset "
+            f"{'it' if len(empty) == 1 else 'them'} to use the default, or give a value."
+        )
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
-            f"LABQA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+            f"LABQA_{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         )
         raise SettingsError(f"Bad setting: {problems}") from None

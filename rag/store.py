@@ -28,16 +28,28 @@ PREFIX = "labqa"
 EMBED_KEYS = ("title", "authors", "year")
 
 
-def fingerprint(settings: Settings) -> str:
-    """Embedding model + chunking decide the vectors; changing either builds a new index, never mixes."""
+def index_spec(settings: Settings) -> dict[str, object]:
+    """What decides the vectors of an index: embedding model (and precision) and chunking."""
     from rag.embedding import model_id
 
-    spec_fields = {"model": model_id(), "chunk_tokens": settings.chunk_tokens,
-                   "overlap": settings.chunk_overlap_sentences, "schema": SCHEMA}
-    if settings.embed_precision != "fp32":  # only when set, so existing fp32 indexes keep their name
-        spec_fields["precision"] = settings.embed_precision
+    return {"model": model_id(), "chunk_tokens": settings.chunk_tokens, "overlap": settings.chunk_overlap_sentences,
+            "precision": settings.embed_precision, "schema": SCHEMA}
+
+
+def fingerprint(settings: Settings) -> str:
+    """Embedding model + chunking decide the vectors; changing either builds a new index, never mixes."""
+    spec_fields = index_spec(settings)
+    if spec_fields["precision"] == "fp32":  # named only when set, so existing fp32 indexes keep their name
+        del spec_fields["precision"]
     spec = json.dumps(spec_fields, sort_keys=True)
     return hashlib.sha1(spec.encode()).hexdigest()[:10]
+
+
+def describe_spec(spec: dict[str, object] | None) -> str:
+    if not spec:
+        return "settings not recorded (built by an earlier LabQA)"
+    return (f"chunk_tokens={spec.get('chunk_tokens')}, overlap={spec.get('overlap')}, "
+            f"precision={spec.get('precision', 'fp32')}, model={spec.get('model')}")
 
 
 def where(settings: Settings) -> str:
@@ -61,8 +73,22 @@ def open_client(settings: Settings, create: bool = False) -> Any:
         path = settings.home / "chroma"
         if not create and not (path / "chroma.sqlite3").exists():
             raise IndexMissingError(str(path))
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(unusable_home(path, exc)) from None
+        try:
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except BaseException:
+            # chromadb caches a client's system per folder *before* starting it, so a failed start (say, a
+            # read-only folder) would leave a broken one that every later open in this process reuses ("no
+            # attribute 'bindings'") even once the folder is fine again. Forget it, and try once more.
+            _forget_system(path)
+            try:
+                return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            except BaseException:
+                _forget_system(path)
+                raise
     except StoreError:
         raise
     except Exception as exc:  # chromadb raises many types; all mean "the store is not usable"
@@ -71,6 +97,44 @@ def open_client(settings: Settings, create: bool = False) -> Any:
         if type(exc).__name__ != "PanicException":
             raise
         raise store_error(exc, settings) from None
+
+
+def _forget_system(path: Path) -> None:
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(path), None)
+
+
+def unusable_home(path: Path, exc: OSError) -> str:
+    """Why a folder cannot be created, named as it is (not "disk full" for /proc)."""
+    existing = next((p for p in path.parents if p.exists()), None)
+    virtual = existing is not None and _is_virtual(existing)
+    why = (f"{existing} is a virtual file system ({_fs_type(existing)}) that cannot hold files" if virtual
+           else exc.strerror or str(exc))
+    return (f"Cannot create the store folder {path}: {why}. Set LABQA_HOME to a folder this user can write "
+            "(default: .labqa/ in the checkout).")
+
+
+def _fs_type(path: Path) -> str:
+    """The file system type of the mount holding path (from /proc/self/mounts), or "unknown"."""
+    best, kind = "", "unknown"
+    try:
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and (str(path) + "/").startswith(parts[1].rstrip("/") + "/") and len(parts[1]) >= len(best):
+                best, kind = parts[1], parts[2]
+    except OSError:
+        pass
+    return kind
+
+
+VIRTUAL_FS = {"proc", "sysfs", "devpts", "cgroup", "cgroup2", "debugfs", "securityfs", "configfs", "tracefs",
+              "pstore", "bpf", "mqueue", "fusectl", "binfmt_misc"}
+
+
+def _is_virtual(path: Path) -> bool:
+    """A kernel interface (/proc, /sys, …), not storage: its "free space" of 0 says nothing about a disk."""
+    return _fs_type(path) in VIRTUAL_FS
 
 
 # What Chroma's messages say about the cause (SQLite result codes, OS errors); checked in this order.
@@ -138,6 +202,9 @@ def _diagnose(path: Path) -> str | None:
     existing = next((p for p in (path, *path.parents) if p.exists()), None)
     if existing is None:
         return None
+    if _is_virtual(existing):
+        return (f"{existing} is on a virtual file system ({_fs_type(existing)}) that cannot hold files: set "
+                "LABQA_HOME to a normal folder.")
     try:
         free = shutil.disk_usage(existing).free
     except OSError:
@@ -159,6 +226,28 @@ def _diagnose(path: Path) -> str | None:
 def collection_names(settings: Settings) -> tuple[str, str]:
     fp = fingerprint(settings)
     return f"{PREFIX}_chunks_{fp}", f"{PREFIX}_papers_{fp}"
+
+
+def records_name(settings: Settings) -> str:
+    """The source records the index was built from (see ingest.records)."""
+    return f"{PREFIX}_records_{fingerprint(settings)}"
+
+
+def missing_index_error(settings: Settings, client: Any) -> StoreError:
+    """No index for the current settings: say which settings, and which indexes the store does hold."""
+    from rag.indexes import list_indexes
+
+    try:
+        others = [i for i in list_indexes(client) if i.name != fingerprint(settings)]
+    except Exception:
+        others = []
+    msg = (f"No index for the current settings ({describe_spec(index_spec(settings))}; index "
+           f"{fingerprint(settings)}) at {where(settings)}. Run `labqa ingest` to build it.")
+    if others:
+        listed = "; ".join(f"{i.name}: {describe_spec(i.spec)}, {i.papers} papers" for i in others)
+        msg += (f" The store holds other indexes, kept as they are ({listed}): set the settings back to use one, "
+                "see `labqa index list`, or remove one with `labqa index drop NAME`.")
+    return StoreError(msg)
 
 
 def chunk_node(chunk: Chunk, paper: Paper, embedding: list[float] | None = None) -> Any:
@@ -240,7 +329,7 @@ def load_catalog(settings: Settings) -> list[Paper]:
         from chromadb.errors import NotFoundError
 
         if isinstance(exc, NotFoundError):  # the store works but holds no index built with these settings
-            raise StoreError(f"No index for the current settings at {where(settings)}. Run `labqa ingest`.") from exc
+            raise missing_index_error(settings, client) from exc
         raise store_error(exc, settings) from exc
     return sorted((r.paper for r in records.values()),
                   key=lambda p: min((s.path, s.line) for s in p.provenance) if p.provenance else ("~", 0))

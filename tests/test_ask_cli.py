@@ -108,3 +108,38 @@ def test_bad_setting_value_is_an_error(index_home: Path) -> None:
     proc = subprocess.run([LABQA, "papers"], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "LABQA_CHUNK_TOKENS": "9999"})
     assert proc.returncode == 2 and "LABQA_CHUNK_TOKENS" in proc.stderr and "256" in proc.stderr
+
+
+def test_a_bad_byte_spoils_only_its_own_line(index_home: Path) -> None:
+    """Strict UTF-8 (PYTHONIOENCODING=utf-8) used to lose the whole batch on one bad byte: each line is
+    decoded on its own, the bad one gets a JSON error with its line number, the others are answered."""
+    data = b"What is EISAM?\n\xff\xfe Which papers?\n\nWhich papers have code?\n"
+    proc = subprocess.run([LABQA, "ask", "--json", "-"], input=data, capture_output=True, timeout=180,
+                          env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    assert b"Traceback" not in proc.stderr, proc.stderr
+    lines = [json.loads(x) for x in proc.stdout.decode("utf-8").splitlines()]
+    assert len(lines) == 3
+    assert lines[0]["citations"][0]["title"] == EISAM
+    assert lines[1] == {"line": 2, "error": "line 2 is not UTF-8 (byte 0xff at column 1); send questions as UTF-8 text"}
+    assert len(lines[2]["citations"]) == 5
+    assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"LABQA_HOME": ""}, "LABQA_HOME is set but empty"),
+    ({"LABQA_RELEVANCE__ANSWER_AT": "nan"}, "LABQA_RELEVANCE__ANSWER_AT: Input should be a finite number"),
+    ({"LABQA_LLM_TIMEOUT": "inf"}, "LABQA_LLM_TIMEOUT: Input should be a finite number"),
+    ({"LABQA_INGEST_WAIT": "-inf"}, "LABQA_INGEST_WAIT"),
+    ({"LABQA_CHROMA_URL": " "}, "LABQA_CHROMA_URL is set but empty"),
+])
+def test_empty_and_non_finite_settings_are_errors(index_home: Path, env: dict[str, str], message: str) -> None:
+    proc = subprocess.run([LABQA, "papers"], capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_home_on_a_virtual_file_system_is_named_as_such(tmp_path: Path) -> None:
+    proc = subprocess.run([LABQA, "ingest"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "LABQA_HOME": "/proc/labqa"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "/proc is a virtual file system (proc) that cannot hold files" in proc.stderr, proc.stderr
+    assert "full" not in proc.stderr

@@ -140,3 +140,15 @@ def test_the_project_set_resolves_against_the_real_catalog(assistant) -> None:  
             assert q.must_contain == [str(len(q.gold_ids))], q.id
         if q.kind == "follow_up":
             assert q.history and q.history[-1].role == "assistant", q.id
+
+
+def test_a_question_the_assistant_would_reject_is_caught_with_its_line(tmp_path: Path, catalog: Catalog) -> None:
+    """A question over 2,000 characters used to pass validation and then stop the whole run."""
+    path = _write(tmp_path, [{"question": "What is EISAM?", "kind": "fact", "gold_titles": [EISAM]},
+                             {"question": "What is EISAM? " * 200, "kind": "fact", "gold_titles": [EISAM]},
+                             {"question": "\x00\x01", "kind": "fact", "gold_titles": [EISAM]}])
+    err = _error(path, catalog)
+    assert f"{path}:2: \"question\" would be rejected by the assistant: The question is 2,999 characters long; " \
+           "the limit is 2,000." in err
+    assert f"{path}:3: \"question\" would be rejected by the assistant: The question is empty" in err
+    assert f"{path}:1:" not in err

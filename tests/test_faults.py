@@ -271,3 +271,56 @@ def test_corrupt_store_says_how_to_rebuild_and_the_advice_works(index_home: Path
     assert json.loads(labqa("ingest", "--json", str(small), url=None).stdout)["papers"] == 1
     answer = json.loads(labqa("ask", "--json", "Who works on glacier calving fronts?", url=None).stdout)
     assert answer["citations"][0]["title"].startswith("GlacierSeg")
+
+
+IN_PROCESS_READ_ONLY = r'''
+import json, sys
+from pathlib import Path
+from rag.assistant import Assistant
+from rag.errors import StoreError
+from rag.settings import load_settings
+
+
+def _set_writable(path, writable):  # as in test_faults
+    for p in [path, *path.rglob("*")]:
+        mode = p.stat().st_mode
+        p.chmod(mode | 0o200 if writable else mode & ~0o222)
+
+
+store = Path(sys.argv[1])
+assistant = Assistant(load_settings())
+out = {}
+_set_writable(store, False)
+try:
+    assistant.ask("What is EISAM?")
+    out["read_only"] = "answered"
+except StoreError as exc:
+    out["read_only"] = str(exc)
+_set_writable(store, True)
+for i in range(2):
+    try:
+        out[f"after_{i}"] = assistant.ask("What is EISAM?").citations[0].title
+    except StoreError as exc:
+        out[f"after_{i}"] = "error: " + str(exc)
+print(json.dumps(out))
+'''
+
+
+def test_a_store_writable_again_answers_in_the_same_process(index_home: Path, tmp_path: Path) -> None:
+    """What a running `labqa serve` sees: a question while the store is read-only fails clearly; once it is
+    writable again the very next question is answered (chromadb had kept the half-started client of the
+    failed open, and the next error advised deleting the store)."""
+    script = tmp_path / "probe.py"
+    script.write_text(IN_PROCESS_READ_ONLY)
+    store = index_home / "chroma"
+    try:
+        proc = subprocess.run([sys.executable, str(script), str(store)], capture_output=True,
+                              text=True, timeout=300, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              **as_unprivileged())
+    finally:
+        _set_writable(store, True)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert "read-only" in out["read_only"] and "rm -rf" not in out["read_only"]
+    assert out["after_0"].startswith(EISAM_TITLE), out["after_0"]
+    assert out["after_1"].startswith(EISAM_TITLE)

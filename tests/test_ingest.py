@@ -76,8 +76,9 @@ def test_changed_abstract_updates_only_that_paper(index_home: Path, tmp_path: Pa
     assert lines[2].startswith("Many recent studies leverage the pre-trained CLIP")  # VoP's abstract
     lines[2] = lines[2].replace("five text-video retrieval benchmarks", "six text-video retrieval benchmarks")
     listing.write_text("\n".join(lines) + "\n")
-    report = ingest_json([str(corpus)], capsys)
-    assert report["papers_indexed"] == 1
+    # --prune: the copy replaces the seed folder the index was built from (the same papers, so nothing leaves)
+    report = ingest_json(["--prune", str(corpus)], capsys)
+    assert report["papers_indexed"] == 1 and report["removed"] == []
     assert report["chunks_updated"] >= 1 and report["chunks_added"] == 0 and report["chunks_removed"] == 0
     assert report["chunks_embedded"] == report["chunks_updated"]
     code, out, _ = run(["papers", "--json"], capsys)
@@ -92,8 +93,9 @@ def test_paper_removed_from_sources_leaves_the_index(index_home: Path, tmp_path:
     lines = listing.read_text().splitlines()
     assert lines[-2].startswith("Adaptive Portfolio")
     listing.write_text("\n".join(lines[:-3]) + "\n")
-    report = ingest_json([str(corpus)], capsys)
+    report = ingest_json(["--prune", str(corpus)], capsys)
     assert report["papers"] == 30 and report["chunks_removed"] >= 1
+    assert [r["title"] for r in report["removed"]] == [lines[-2].split("Thompson Sampling")[0] + "Thompson Sampling"]
     assert report["chunks_added"] == report["chunks_updated"] == 0
     _, out, _ = run(["papers", "--json"], capsys)
     assert not any(p["title"].startswith("Adaptive Portfolio") for p in json.loads(out))
@@ -101,16 +103,42 @@ def test_paper_removed_from_sources_leaves_the_index(index_home: Path, tmp_path:
     assert not any(c["title"].startswith("Adaptive Portfolio") for c in json.loads(out)["citations"])
 
 
-def test_changing_chunk_settings_builds_a_new_index(index_home: Path, monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    old = set(snapshot(index_home))
+def test_changing_chunk_settings_builds_a_new_index_and_keeps_the_old_one(
+        index_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    before = snapshot(index_home)
     monkeypatch.setenv("LABQA_CHUNK_TOKENS", "128")
     report = ingest_json([], capsys)
     assert report["chunks_unchanged"] == 0 and report["chunks_added"] == report["chunks_embedded"] > 89
-    new = set(snapshot(index_home))
-    assert len(new) == 2 and not (new & old), "old-fingerprint collections are dropped, vectors never mixed"
+    after = snapshot(index_home)
+    assert {k: after[k] for k in before} == before, "the default index is kept exactly as it was"
+    new = set(after) - set(before)
+    assert len(new) == 3 and len({n.rsplit("_", 1)[1] for n in new}) == 1  # chunks, papers, records of one index
     _, out, _ = run(["ask", "--json", "What is EISAM?"], capsys)
     assert json.loads(out)["citations"][0]["title"].startswith("Taming the Long Tail")
+
+    monkeypatch.delenv("LABQA_CHUNK_TOKENS")  # back to the defaults: their index answers, nothing re-embedded
+    _, out, _ = run(["ask", "--json", "What is EISAM?"], capsys)
+    assert json.loads(out)["citations"][0]["title"].startswith("Taming the Long Tail")
+    code, out, _ = run(["index", "list", "--json"], capsys)
+    indexes = {i["name"]: i for i in json.loads(out)}
+    assert code == 0 and len(indexes) == 2
+    current = next(i for i in indexes.values() if i["current"])
+    trial = next(i for i in indexes.values() if not i["current"])
+    assert current["papers"] == trial["papers"] == 31 and trial["chunks"] > current["chunks"] == 89
+    assert trial["settings"]["chunk_tokens"] == 128 and current["settings"]["chunk_tokens"] == 200
+    assert trial["last_ingest"] and trial["vector_mb"] > 0
+    code, out, _ = run(["index", "list"], capsys)
+    assert "chunk_tokens=128" in out and "* the index of the current settings" in out
+
+    code, out, err = run(["index", "drop", trial["name"]], capsys)
+    assert code == 0 and f"dropped index {trial['name']}" in out
+    assert snapshot(index_home) == before
+    monkeypatch.setenv("LABQA_CHUNK_TOKENS", "128")  # its index is gone now: a clear message, not a crash
+    code, out, err = run(["ask", "What is EISAM?"], capsys)
+    assert code == 2 and "No index for the current settings (chunk_tokens=128" in err
+    assert "Run `labqa ingest`" in err and f"{current['name']}: chunk_tokens=200" in err
+    code, _, err = run(["index", "drop", "nope"], capsys)
+    assert code == 2 and "No index named 'nope'" in err and current["name"] in err
 
 
 BAD_SOURCES = {
@@ -217,7 +245,7 @@ def test_interrupted_ingest_keeps_the_old_index_and_the_next_run_completes(index
     listing.write_text("\n".join(lines) + "\n")
     env = {**os.environ, "LABQA_HOME": str(index_home), "LABQA_INGEST_BATCH_PAPERS": "2"}
 
-    proc = subprocess.Popen([LABQA, "ingest", str(corpus)], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([LABQA, "ingest", "--prune", str(corpus)], env=env, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     for line in proc.stderr:  # the first progress line comes right after the first committed batch
         if line.startswith("indexing: "):
@@ -234,11 +262,11 @@ def test_interrupted_ingest_keeps_the_old_index_and_the_next_run_completes(index
                                        text=True, check=True).stdout)
     assert answer["citations"] and not answer["abstained"]
 
-    done = subprocess.run([LABQA, "ingest", "--json", str(corpus)], env=env, capture_output=True, text=True,
+    done = subprocess.run([LABQA, "ingest", "--json", "--prune", str(corpus)], env=env, capture_output=True, text=True,
                           check=True)
     report = json.loads(done.stdout)
     assert report["papers"] == 31 and report["papers_indexed"] == 30 - revised
-    again = json.loads(subprocess.run([LABQA, "ingest", "--json", str(corpus)], env=env, capture_output=True,
+    again = json.loads(subprocess.run([LABQA, "ingest", "--json", "--prune", str(corpus)], env=env, capture_output=True,
                                       text=True, check=True).stdout)
     assert again["papers_indexed"] == 0 and again["chunks_added"] == again["chunks_updated"] == 0
 

@@ -101,3 +101,60 @@ def test_a_bad_server_url_is_a_clear_error() -> None:
     assert down.returncode == 2
     assert f"Cannot reach the Chroma server at http://127.0.0.1:{port}" in down.stderr
     assert "chroma run --path" in down.stderr
+
+
+def test_server_ingest_of_one_file_keeps_the_rest_and_holds_a_lease(chroma_server: ChromaServer, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Additive ingest through the server, and the writer lease: while one writer holds it, another ingest
+    (from any machine that reaches the server) fails at once with --no-wait, naming the holder."""
+    from ingest import lock
+    from rag.settings import load_settings
+
+    new = tmp_path / "new.txt"
+    new.write_text(EXTRA_PAPER)
+    report = json.loads(labqa("ingest", "--json", str(new), url=chroma_server.url).stdout)
+    assert report["papers"] == 32 and report["removed"] == [] and report["chunks_unchanged"] == 89
+
+    monkeypatch.setenv("LABQA_CHROMA_URL", chroma_server.url)
+    with lock.writer(load_settings(), "ingest"):
+        busy = labqa("ingest", "--no-wait", str(new), url=chroma_server.url, check=False)
+    assert busy.returncode == 2, busy.stderr
+    assert f"Another writer holds the index: `labqa ingest` (pid {os.getpid()} on" in busy.stderr
+    assert f"lease in {chroma_server.url}, expires in" in busy.stderr
+    again = json.loads(labqa("ingest", "--json", "--no-wait", str(new), url=chroma_server.url).stdout)
+    assert again["papers"] == 32 and again["papers_indexed"] == 0  # released: the next writer goes ahead
+
+
+@pytest.mark.slow
+def test_a_killed_server_writer_blocks_only_until_its_lease_expires(chroma_server: ChromaServer,
+                                                                    tmp_path: Path) -> None:
+    import signal
+    import time
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    listing = data / "000_f3841e431c41a46e.txt"
+    lines = listing.read_text().splitlines()
+    for i in range(2, len(lines), 3):  # every listing paper needs new chunks: an ingest long enough to kill
+        lines[i] += " This sentence was added in a revision of the abstract."
+    listing.write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "LABQA_CHROMA_URL": chroma_server.url, "LABQA_INGEST_BATCH_PAPERS": "2",
+           "LABQA_INGEST_LEASE_SECONDS": "6"}
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", "--prune", str(data)], env=env, cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("indexing: "):
+            break
+    proc.send_signal(signal.SIGKILL)  # no release, no more renewals: its lease lapses within 6 s
+    proc.wait(timeout=60)
+    killed_at = time.monotonic()
+    done = labqa("ingest", "--json", "--prune", str(data), url=chroma_server.url,
+                 env={"LABQA_INGEST_LEASE_SECONDS": "6"})
+    report = json.loads(done.stdout)
+    assert "waiting for `labqa ingest` (pid" in done.stderr and "its lease expires in" in done.stderr
+    assert 0.5 < report["waited_seconds"] <= 7 and time.monotonic() - killed_at < 120
+    assert report["papers"] == 31 and report["removed"] == []
+    papers = json.loads(labqa("papers", "--json", url=chroma_server.url).stdout)
+    assert sum("added in a revision" in p["abstract"] for p in papers) == 30
+    print(f"waited {report['waited_seconds']:.1f} s for the killed writer's lease")
