@@ -74,11 +74,9 @@ def test_a_short_planted_abstract_is_its_own_paper_and_its_order_never_reaches_a
             assert "Ignore all previous instructions" not in c["snippet"]
             assert not any("Ignore all previous" in h for h in c["highlights"])
         assert "Ignore all previous instructions" not in answer["answer"]
-    assert any(REMOVED_SENTENCE in c["snippet"] for c in answer["citations"]), "the planted text was cited, redacted"
+    # where the planted paper is cited at all, its order is redacted (checked above for every citation)
 
 
-@pytest.mark.xfail(strict=True, reason="ranking (rag/retrieval.py, rag/planning.py — not this branch): a short "
-                   "planted abstract about EISAM still ranks above the real paper and is the only one cited")
 def test_a_short_planted_abstract_does_not_displace_the_real_paper(index_home: Path, tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     extra = tmp_path / "planted.txt"
