@@ -27,7 +27,16 @@ from typing import Any
 from ingest import lock
 from ingest.chunking import CHUNKER_VERSION, chunk_papers
 from ingest.papers import build_papers
-from ingest.records import RecordStore, Scope, absolute, kept_for_errors, legacy_records, parse_scope, span
+from ingest.records import (
+    Parsed,
+    RecordStore,
+    Scope,
+    absolute,
+    kept_for_errors,
+    legacy_records,
+    parse_scope,
+    span,
+)
 from ingest.sources import Record, parse_file, source_files
 from rag import store
 from rag.errors import IndexMissingError, LabQAError, SourceError, SourceErrors
@@ -96,7 +105,7 @@ class _Plan:
     pruned: list[Record]
 
 
-def _plan(settings: Settings, scope: Scope, parsed: Any, stored: list[Record], skip_invalid: bool,
+def _plan(settings: Settings, scope: Scope, parsed: Parsed, stored: list[Record], skip_invalid: bool,
           prune: bool) -> _Plan:
     """The records and papers of the index after this run."""
     outside = [r for r in stored if not scope.covers(r.path)]
@@ -146,7 +155,7 @@ def ingest(settings: Settings, paths: list[Path] | None = None, skip_invalid: bo
         return _run(settings, scope, files, parsed, skip_invalid, prune, False, progress, say, t0, check, waited_s)
 
 
-def _run(settings: Settings, scope: Scope, files: list[Path], parsed: Any, skip_invalid: bool, prune: bool,
+def _run(settings: Settings, scope: Scope, files: list[Path], parsed: Parsed, skip_invalid: bool, prune: bool,
          dry_run: bool, progress: Progress | None, say: Say | None, t0: float, check: Callable[[], None],
          waited: float) -> IngestReport:
     chunk_name, paper_name = store.collection_names(settings)

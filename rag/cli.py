@@ -247,7 +247,7 @@ def cmd_ask(settings, args) -> int:  # type: ignore[no-untyped-def]
                 if args.json:
                     print(json.dumps({"line": number, "error": problem}), flush=True)
                 else:
-                    print(f"labqa: error: stdin line {number}: {problem}", file=sys.stderr)
+                    print(f"labqa: error: stdin {problem}", file=sys.stderr)
                 continue
             status |= _ask_one(assistant, question, args, number)
             sys.stdout.flush()
