@@ -53,14 +53,23 @@ def _clean(value: str) -> str:
     return re.sub(r"\s+", " ", value or "").strip()
 
 
+def _detex(value: str) -> str:
+    """arXiv titles and abstracts are written in LaTeX: "R\\'{e}nyi" → "Rényi"; $…$ math stays as written."""
+    if "\\" not in value:
+        return value
+    from ingest.bibtex import latex_decoder
+
+    return _clean(latex_decoder().latex_to_text(value))
+
+
 def _record(path: str, line: int, entry: Any) -> MetaRecord:
     arxiv = clean_arxiv_id(entry.get("id"))
     if arxiv is None:
         raise ValueError("the <id> is not an arXiv abstract URL")
-    title = _clean(entry.get("title", ""))
+    title = _detex(_clean(entry.get("title", "")))
     if not title:
         raise ValueError("no <title>")
-    summary = _clean(entry.get("summary", ""))
+    summary = _detex(_clean(entry.get("summary", "")))
     if not summary:
         raise ValueError("no <summary> (abstract)")
     authors = [_clean(a.get("name", "")) for a in entry.get("authors", []) if _clean(a.get("name", ""))]
@@ -82,5 +91,5 @@ def _record(path: str, line: int, entry: Any) -> MetaRecord:
         date=time.strftime("%Y-%m-%d", published) if published else None,
         doi=doi, arxiv_id=arxiv, urls=list(dict.fromkeys(urls)), categories=categories,
         journal_ref=_clean(entry.get("arxiv_journal_ref", "")) or None,
-        has_code=False, entry_type="misc",
+        has_code=False, entry_type=None,  # BibTeX out decides: article with a journal ref, else misc
     )

@@ -6,6 +6,7 @@ for the same thing (journal/booktitle, eprint/arxivid, url/html) are folded toge
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,8 @@ MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "O
 EXPECTED = "a BibTeX entry like @article{key, title = {…}, author = {…}, year = {…}}"
 
 
-def _latex_to_text() -> Any:
+@functools.cache
+def latex_decoder() -> Any:
     from pylatexenc.latex2text import LatexNodes2Text
 
     # math_mode="verbatim": "$\\varepsilon$-Constrained" stays readable as written, not "ε-Constrained".
@@ -31,7 +33,7 @@ def parse_bibtex(path: str, text: str) -> Iterator[MetaRecord | SourceError]:
 
     library = bibtexparser.parse_string(text, append_middleware=[
         mw.NormalizeFieldKeys(), mw.SeparateCoAuthors(), mw.SplitNameParts()])  # 'Author' as 'author'
-    latex = _latex_to_text()
+    latex = latex_decoder()
     for block in library.failed_blocks:
         problem = str(getattr(block, "error", "")).strip().splitlines()
         yield SourceError(path, block.start_line + 1,
