@@ -57,9 +57,9 @@ def _detex(value: str) -> str:
     """arXiv titles and abstracts are written in LaTeX: "R\\'{e}nyi" → "Rényi"; $…$ math stays as written."""
     if "\\" not in value:
         return value
-    from ingest.bibtex import latex_decoder
+    from ingest.bibtex import decode, latex_decoder
 
-    return _clean(latex_decoder().latex_to_text(value))
+    return decode(latex_decoder(), value)
 
 
 def _record(path: str, line: int, entry: Any) -> MetaRecord:

@@ -7,6 +7,7 @@ for the same thing (journal/booktitle, eprint/arxivid, url/html) are folded toge
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from rag.errors import SourceError
 MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+BARE_SPECIAL_RE = re.compile(r"(?<!\\)([&%#])")
 EXPECTED = "a BibTeX entry like @article{key, title = {…}, author = {…}, year = {…}}"
 
 
@@ -27,6 +29,12 @@ def latex_decoder() -> Any:
     return LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
 
 
+def decode(latex: Any, value: str) -> str:
+    """LaTeX → readable text. Exports often carry a bare & or % (ACM: "Information & Knowledge Management"),
+    which LaTeX would read as an alignment tab or a comment and drop the rest: they are kept as characters."""
+    return " ".join(latex.latex_to_text(BARE_SPECIAL_RE.sub(r"\\\1", value)).split())
+
+
 def parse_bibtex(path: str, text: str) -> Iterator[MetaRecord | SourceError]:
     import bibtexparser
     from bibtexparser import middlewares as mw
@@ -35,9 +43,9 @@ def parse_bibtex(path: str, text: str) -> Iterator[MetaRecord | SourceError]:
         mw.NormalizeFieldKeys(), mw.SeparateCoAuthors(), mw.SplitNameParts()])  # 'Author' as 'author'
     latex = latex_decoder()
     for block in library.failed_blocks:
-        problem = str(getattr(block, "error", "")).strip().splitlines()
-        yield SourceError(path, block.start_line + 1,
-                          "BibTeX block does not parse: " + (" ".join(problem) or "syntax error"), EXPECTED)
+        err = getattr(block, "error", None)
+        reason = getattr(err, "abort_reason", None) or str(err or "").strip() or type(err).__name__
+        yield SourceError(path, block.start_line + 1, f"BibTeX block does not parse: {reason}", EXPECTED)
     for entry in library.entries:
         try:
             yield _record(path, entry, latex)
@@ -52,7 +60,7 @@ def _record(path: str, entry: Any, latex: Any) -> MetaRecord:
         value = fields.get(name)
         if value is None or isinstance(value, list):
             return ""
-        return " ".join(latex.latex_to_text(str(value)).split())
+        return decode(latex, str(value))
 
     title = text("title")
     if not title:
@@ -93,7 +101,7 @@ def _authors(value: Any, latex: Any) -> tuple[list[str], bool]:
         else:
             family = " ".join([*parts.von, *parts.last])
             name = " ".join([*parts.first, family]) + (", " + " ".join(parts.jr) if parts.jr else "")
-        name = " ".join(latex.latex_to_text(name).split())
+        name = decode(latex, name)
         if name.casefold() == "others":  # BibTeX's "and others": the list is cut
             truncated = True
         elif name:

@@ -100,7 +100,10 @@ def _one(path: str, line: int, kind: str, row: dict[str, Any]) -> Iterator[MetaR
         return
     year = None
     date = str(row.get("date") or "").strip() or None
-    raw_year = str(row.get("year") or "").strip() or (date[:4] if date else "")
+    raw_year = str(row.get("year") or "").strip()
+    if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", raw_year):  # an ISO date in the year column
+        date, raw_year = date or raw_year, raw_year[:4]
+    raw_year = raw_year or (date[:4] if date else "")
     if raw_year:
         if not re.fullmatch(r"\d{4}", raw_year):
             yield SourceError(path, line, f"year {raw_year!r} is not a year", "a four-digit year or an ISO date")
