@@ -15,7 +15,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-from ingest.records import MetaRecord, PdfRecord, norm_title
+from ingest.records import PARTICLES, MetaRecord, PdfRecord, norm_title
 from rag.types import Paper, SourceRef
 
 # Characters of page 1 searched for a known title (title, authors and abstract start within this).
@@ -182,9 +182,12 @@ def same_author(a: str, b: str) -> bool:
     not count ('Tesanović' is 'Tesanovic'). The family name must agree; given names must agree or be initials
     of each other, in order. Names are compared this way but always kept as written."""
     ta, tb = _fold(a), _fold(b)
-    if not ta or not tb or ta[-1] != tb[-1]:
+    if not ta or not tb:
         return False
-    ga, gb = ta[:-1], tb[:-1]
+    ga, fa = _split_family(ta)
+    gb, fb = _split_family(tb)
+    if fa != fb:
+        return False
     for x, y in zip(ga, gb, strict=False):
         xs, ys = x.rstrip("."), y.rstrip(".")
         if xs == ys:
@@ -195,6 +198,12 @@ def same_author(a: str, b: str) -> bool:
             continue
         return False
     return True
+
+
+def _split_family(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Given names and family name: the family starts at the first particle after the first given name."""
+    cut = next((i for i in range(1, len(tokens) - 1) if tokens[i] in PARTICLES), len(tokens) - 1)
+    return tokens[:cut], tokens[cut:]
 
 
 def covers(full: list[str], partial: list[str]) -> bool:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 ARXIV_ID_RE = re.compile(r"(?P<id>(?:[a-z][a-z.-]+/\d{7})|(?:\d{4}\.\d{4,5}))(?:v(?P<v>\d+))?", re.I)
 DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
 ARXIV_DOI_PREFIX = "10.48550/arxiv."
+# Name particles that start a family name ("Adrian Del Maestro", "F. de Martini", "Ludwig van Beethoven").
+PARTICLES = frozenset({"de", "del", "della", "der", "di", "da", "dos", "du", "van", "von", "le", "la", "ter", "ten",
+                       "den", "st.", "bin", "ibn", "al", "el"})
 
 
 @dataclass

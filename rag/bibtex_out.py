@@ -8,11 +8,9 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from ingest.records import PARTICLES
 from rag.types import Paper
 
-# Name particles that start a family name ("Adrian Del Maestro", "F. de Martini", "Ludwig van Beethoven").
-PARTICLES = {"de", "del", "della", "der", "di", "da", "dos", "du", "van", "von", "le", "la", "ter", "ten", "den",
-             "st.", "bin", "ibn", "al", "el"}
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
