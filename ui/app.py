@@ -14,7 +14,7 @@ from rag.errors import LabQAError
 from rag.settings import Settings
 from ui import mcp_tools
 from ui import papers as papers_view
-from ui.cards import esc, references_text
+from ui.cards import COPY_BIBTEX_JS, esc, references_text
 from ui.chat import (
     ANY,
     CODE_CHOICES,
@@ -71,7 +71,7 @@ def _theme():  # type: ignore[no-untyped-def]
 
 def launch_options() -> dict[str, Any]:
     """Look and feel for Blocks.launch() (Gradio 6 takes theme and CSS there, not in Blocks())."""
-    return {"theme": _theme(), "css": CSS_PATH.read_text(encoding="utf-8"), "head": LIGHT_MODE}
+    return {"theme": _theme(), "css": CSS_PATH.read_text(encoding="utf-8"), "head": LIGHT_MODE + COPY_BIBTEX_JS}
 
 
 def header_html(label: str, n_papers: int) -> str:
