@@ -17,6 +17,7 @@ from rag.errors import SourceError
 MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+LATEX_SIGNS = frozenset("\\{}$~")
 BARE_SPECIAL_RE = re.compile(r"(?<!\\)([&%#])")
 EXPECTED = "a BibTeX entry like @article{key, title = {…}, author = {…}, year = {…}}"
 
@@ -32,6 +33,8 @@ def latex_decoder() -> Any:
 def decode(latex: Any, value: str) -> str:
     """LaTeX → readable text. Exports often carry a bare & or % (ACM: "Information & Knowledge Management"),
     which LaTeX would read as an alignment tab or a comment and drop the rest: they are kept as characters."""
+    if not LATEX_SIGNS.intersection(value) and "--" not in value:  # plain text: skip the LaTeX parser
+        return " ".join(value.split())
     return " ".join(latex.latex_to_text(BARE_SPECIAL_RE.sub(r"\\\1", value)).split())
 
 

@@ -39,6 +39,9 @@ def _latex(text: str) -> str:
     # characters LaTeX reads as commands (& % #) — quotes stay as written, so a round trip gives them back.
     global _ENCODER
     if _ENCODER is None:
+        import logging
+
+        logging.getLogger("pylatexenc").setLevel(logging.ERROR)  # characters without a LaTeX form are kept as is
         keep_math = UnicodeToLatexConversionRule(rule_type=RULE_REGEX, rule=[(re.compile(r"(\$[^$]*\$)"), r"\1")])
         _ENCODER = UnicodeToLatexEncoder(conversion_rules=[keep_math, "defaults"], non_ascii_only=True,
                                          replacement_latex_protection="braces-all", unknown_char_policy="keep")
