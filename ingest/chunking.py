@@ -1,5 +1,6 @@
 """Paper → chunks that fit the embedding model: whole sentences packed up to a token budget, with one
-sentence of overlap, so no text is lost to the 256-token limit. The title, authors and year travel with
+sentence of overlap, so no text is lost to the 256-token limit. A paper with PDF full text gets the
+abstract's chunks first, then each page's, packed within the page so every body chunk has one page number. The title, authors and year travel with
 every chunk as metadata that llama-index puts in front of the text when embedding (see rag.store)."""
 
 from __future__ import annotations
@@ -19,31 +20,34 @@ CHUNKER_VERSION = 2
 def header(paper: Paper) -> str:
     """What the embedding sees in front of every chunk (must match rag.store.chunk_node's metadata)."""
     year = f"\nyear: {paper.year}" if paper.year else ""
-    return f"title: {paper.title}\nauthors: {paper.authors_display}{year}\n\n"
+    return f"title: {paper.title}\nauthors: {paper.authors_for_embedding}{year}\n\n"
 
 
 def chunk_papers(papers: Sequence[Paper], tokenizer, max_tokens: int, overlap: int) -> dict[str, list[Chunk]]:  # type: ignore[no-untyped-def]
     """Chunks of many papers at once: every sentence and header is tokenized in one batch call (Rust,
     multi-threaded) — one call per sentence costs ~0.2 ms each, minutes at 100k papers."""
     heads = [header(p) for p in papers]
-    versions = [[sentences(v) for v in (p.abstract, *p.other_abstracts)] for p in papers]
-    flat = [s for vs in versions for sents in vs for s in sents]
+    # (page or None, sentences) of every abstract version, then of every page of the full text.
+    # A BibTeX entry without an abstract is still findable by its title.
+    versions = [[(None, sentences(v)) for v in (p.abstract or p.title, *p.other_abstracts)]
+                + [(n, sentences(text)) for n, text in enumerate(p.body, start=1) if text.strip()] for p in papers]
+    flat = [s for vs in versions for _, sents in vs for s in sents]
     counts = iter(_lengths(tokenizer, flat, special=False))
     head_counts = _lengths(tokenizer, heads, special=True)
     out: dict[str, list[Chunk]] = {}
     for paper, head, head_n, vs in zip(papers, heads, head_counts, versions, strict=True):
         budget = max(MIN_BUDGET, max_tokens - head_n)
-        texts: list[str] = []
-        for sents in vs:
+        texts: list[tuple[int | None, str]] = []
+        for page, sents in vs:
             pieces: list[tuple[str, int]] = []
             for s in sents:
                 n = next(counts)
                 pieces.extend([(s, n)] if n <= budget else _split_long(s, tokenizer, budget))
-            texts.extend(_pack(pieces, budget, overlap))
+            texts.extend((page, t) for t in _pack(pieces, budget, overlap))
         out[paper.paper_id] = [
             Chunk(chunk_id=f"{paper.paper_id}#{pos}-{hashlib.sha1((head + text).encode()).hexdigest()[:12]}",
-                  paper_id=paper.paper_id, position=pos, text=text)
-            for pos, text in enumerate(texts)
+                  paper_id=paper.paper_id, position=pos, text=text, page=page)
+            for pos, (page, text) in enumerate(texts)
         ]
     return out
 

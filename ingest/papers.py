@@ -11,6 +11,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
+from ingest.merge import merge_sources
+from ingest.meta_records import MetaRecord, PdfRecord
 from ingest.sources import AbstractRecord, ListingRecord, Record
 from rag.errors import SourceError
 from rag.safety import INSTRUCTION
@@ -183,8 +185,17 @@ def build_papers(records: Iterable[Record], listing_year: int) -> tuple[list[Pap
     """Papers in source order, plus the records that could not be turned into papers."""
     listings: list[ListingRecord] = []
     abstracts: list[AbstractRecord] = []
+    metas: list[MetaRecord] = []  # BibTeX, arXiv, CSV, JSONL: merged after the seed formats (ingest.merge)
+    pdfs: list[PdfRecord] = []
     for r in records:
-        (listings if isinstance(r, ListingRecord) else abstracts).append(r)  # type: ignore[arg-type]
+        if isinstance(r, ListingRecord):
+            listings.append(r)
+        elif isinstance(r, AbstractRecord):
+            abstracts.append(r)
+        elif isinstance(r, MetaRecord):
+            metas.append(r)
+        else:
+            pdfs.append(r)
     known = _known_names(listings)
     papers: list[Paper] = []
     by_title: dict[str, Paper] = {}
@@ -209,6 +220,7 @@ def build_papers(records: Iterable[Record], listing_year: int) -> tuple[list[Pap
         papers.append(paper)
         by_title[normalize(title)] = paper
     errors += _merge_versions(papers, abstracts)
+    merge_sources(papers, metas, pdfs, slug)
     _dedupe_ids(papers)
     return papers, errors
 

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.meta_records import MetaRecord, PdfRecord
 from ingest.sources import AbstractRecord, ListingRecord, Record, parse_file, source_files
 from rag.errors import LabQAError, SourceError
 
@@ -35,15 +36,21 @@ def record_key(rec: Record) -> str:
     return hashlib.sha1(f"{rec.path}\0{rec.line}".encode()).hexdigest()[:20]
 
 
+RECORD_TYPES: dict[str, type] = {"listing": ListingRecord, "abstract": AbstractRecord, "meta": MetaRecord,
+                                  "pdf": PdfRecord}
+
+
 def encode(rec: Record) -> str:
-    kind = "listing" if isinstance(rec, ListingRecord) else "abstract"
-    return json.dumps({"kind": kind, **asdict(rec)}, ensure_ascii=False, sort_keys=True)
+    name = next(n for n, t in RECORD_TYPES.items() if isinstance(rec, t))
+    return json.dumps({"record": name, "fields": asdict(rec)}, ensure_ascii=False, sort_keys=True)
 
 
 def decode(text: str) -> Record:
     d = json.loads(text)
-    kind = d.pop("kind")
-    return ListingRecord(**d) if kind == "listing" else AbstractRecord(**d)
+    if "record" not in d:  # the first layout: the two seed record types with a "kind" key
+        kind = d.pop("kind")
+        return ListingRecord(**d) if kind == "listing" else AbstractRecord(**d)
+    return RECORD_TYPES[d["record"]](**d["fields"])
 
 
 def span(rec: Record) -> range:

@@ -1,8 +1,13 @@
-"""Read source files into raw records with provenance. Two formats, recognised by content:
+"""Read source files into raw records with provenance. Formats are recognised by content (the extension only
+breaks ties), so a `.txt` BibTeX export or an arXiv response saved without extension still reads right:
 
-- listing: records of three lines — header (`[score]CAT` + date + optional `Code`), title glued to authors,
-  abstract;
-- abstracts: one `Abstract:<text>` line per record, blank lines between groups.
+- PDF (`%PDF-` magic) → ingest.pdf: full text by page;
+- arXiv API Atom feed (XML with the Atom namespace) → ingest.arxiv;
+- JSONL (first character `{`) and CSV (a header row naming `title`) → ingest.tabular;
+- BibTeX (`.bib`, or an `@type{` entry among the first lines) → ingest.bibtex;
+- abstracts: one `Abstract:<text>` line per record, blank lines between groups;
+- listing (anything else): records of three lines — header (`[score]CAT` + date + optional `Code`), title
+  glued to authors, abstract.
 
 Nothing here touches the index: a bad file fails before anything is written.
 """
@@ -16,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.meta_records import MetaRecord, PdfRecord
 from rag.errors import SourceError
 
 CATEGORIES = {"CV": "cs.CV", "IR": "cs.IR", "LG": "cs.LG", "CL": "cs.CL", "AI": "cs.AI", "CR": "cs.CR"}
@@ -48,7 +54,7 @@ class AbstractRecord:
     abstract: str
 
 
-Record = ListingRecord | AbstractRecord
+Record = ListingRecord | AbstractRecord | MetaRecord | PdfRecord
 
 
 def source_files(paths: Iterable[Path]) -> list[Path]:
@@ -84,10 +90,74 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, text.rstrip("\r\n")
 
 
+HEAD_BYTES = 4096
+BIBTEX_ENTRY_RE = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.M)
+
+
+def detect_format(path: Path, head: bytes) -> str:
+    """'pdf', 'arxiv', 'jsonl', 'csv', 'bibtex' or 'text' (a listing or an abstracts file)."""
+    from ingest.arxiv import looks_like_arxiv_atom
+    from ingest.pdf import is_pdf
+
+    if is_pdf(head):
+        return "pdf"
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    stripped = text.lstrip()
+    if stripped.startswith("<"):
+        return "arxiv" if looks_like_arxiv_atom(text) else "xml"
+    if stripped.startswith("{"):
+        return "jsonl"
+    ext = path.suffix.lower()
+    if ext == ".bib" or BIBTEX_ENTRY_RE.search("\n".join(text.splitlines()[:40])):
+        return "bibtex"
+    first = stripped.splitlines()[0] if stripped else ""
+    if ext in (".csv", ".tsv") or ("," in first and "title" in [c.strip().strip('"').lower() for c in first.split(",")]):
+        return "csv"
+    return "text"
+
+
 def parse_file(path: Path) -> Iterator[Record | SourceError]:
-    """Records of one file, streamed; a bad record is yielded as a SourceError so the caller decides
-    (fail on the first batch of errors, or skip them with --skip-invalid). File-level problems raise.
-    The first non-blank line decides the format: `Abstract:` → abstracts-only file, else a listing."""
+    """Records of one file; a bad record is yielded as a SourceError so the caller decides (fail on the
+    first batch of errors, or skip them with --skip-invalid). File-level problems raise."""
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    kind = detect_format(path, head)
+    if kind == "pdf":
+        from ingest.pdf import parse_pdf
+
+        yield parse_pdf(path)
+        return
+    if kind == "xml":
+        raise SourceError(str(path), None, "XML file that is not an Atom feed",
+                          "an arXiv API response (Atom) — other XML formats are not supported")
+    if kind == "arxiv":
+        from ingest.arxiv import parse_arxiv
+
+        yield from parse_arxiv(str(path), path.read_bytes())
+        return
+    if kind == "jsonl":
+        from ingest.tabular import parse_jsonl
+
+        yield from parse_jsonl(str(path), read_lines(path))
+        return
+    if kind in ("bibtex", "csv"):
+        text = "\n".join(t for _, t in read_lines(path))  # UTF-8 checked line by line, errors name the line
+        if kind == "csv":
+            from ingest.tabular import parse_csv
+
+            yield from parse_csv(str(path), text)
+        else:
+            from ingest.bibtex import parse_bibtex
+
+            if not text.strip():
+                raise SourceError(str(path), None, "empty file", "BibTeX entries")
+            yield from parse_bibtex(str(path), text)
+        return
+    yield from _parse_text(path)
+
+
+def _parse_text(path: Path) -> Iterator[Record | SourceError]:
+    """The first non-blank line decides: `Abstract:` → abstracts-only file, else a listing."""
     lines = read_lines(path)
     for number, text in lines:
         if text.strip():

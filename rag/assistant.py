@@ -164,7 +164,8 @@ class Assistant:
         )
 
     def _citations(self, cited: list[Cited]) -> list[Citation]:
-        return [_citation(i, c.evidence.paper, c.snippet, c.highlights) for i, c in enumerate(cited, start=1)]
+        return [_citation(i, c.evidence.paper, c.snippet, c.highlights, _page_of(c.snippet, c.evidence.passages))
+                for i, c in enumerate(cited, start=1)]
 
     def _llm_citations(self, text: str, plan: Plan, notes: list[str]) -> tuple[str, list[Citation]]:
         clean, order, invalid = check(text, len(plan.papers))
@@ -174,13 +175,24 @@ class Assistant:
         out = []
         for n in order:
             ev = plan.papers[n - 1]
-            out.append(_citation(n, ev.paper, ev.passages[0].text if ev.passages else ev.paper.abstract[:600], []))
+            out.append(_citation(n, ev.paper, ev.passages[0].text if ev.passages else ev.paper.abstract[:600], [],
+                                 ev.passages[0].page if ev.passages else None))
         return clean, out
 
 
-def _citation(n: int, paper, snippet: str, highlights: list[str]) -> Citation:  # type: ignore[no-untyped-def]
+def _citation(n: int, paper, snippet: str, highlights: list[str], page: int | None = None) -> Citation:  # type: ignore[no-untyped-def]
     return Citation(n=n, paper_id=paper.paper_id, title=paper.title, authors=paper.authors,
                     authors_truncated=paper.authors_truncated, year=paper.year, date=paper.date,
                     category=paper.category, url=paper.url, has_code=paper.has_code,
                     snippet=redact_instructions(snippet),  # shown word for word: no planted orders in it
-                    highlights=[h for h in highlights if not INSTRUCTION.search(h)])
+                    highlights=[h for h in highlights if not INSTRUCTION.search(h)], page=page, doi=paper.doi,
+                    arxiv_id=paper.arxiv_id)
+
+
+def _page_of(snippet: str, passages) -> int | None:  # type: ignore[no-untyped-def]
+    """The PDF page of the passage the snippet was taken from (None: from an abstract)."""
+    probe = snippet.strip()[:120]
+    for p in passages:
+        if probe and (probe in p.text or p.text in snippet):
+            return p.page
+    return None

@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("papers", help="print the catalog")
     p.add_argument("--json", action="store_true", help="print a JSON array of papers")
+    p.add_argument("--bibtex", nargs="?", const="", default=None, metavar="FILTER",
+                   help="print BibTeX entries; FILTER keeps papers matching every word (title, author, year, "
+                        "category, keyword, DOI, arXiv id)")
 
     p = sub.add_parser("ask", help="answer a question with cited papers")
     p.add_argument("question", help="the question, or - to read one question per line from stdin")
@@ -222,6 +225,15 @@ def cmd_papers(settings, args) -> int:  # type: ignore[no-untyped-def]
     from rag.store import load_catalog
 
     papers = load_catalog(settings)
+    if args.bibtex is not None:
+        from rag.bibtex_out import select, to_bibtex
+
+        chosen = select(papers, args.bibtex)
+        if not chosen:
+            print(f"labqa: no paper matches {args.bibtex!r}", file=sys.stderr)
+            return 1
+        sys.stdout.write(to_bibtex(chosen))
+        return 0
     if args.json:
         print(json.dumps([p.to_dict() for p in papers], ensure_ascii=False, indent=1))
         return 0
@@ -231,7 +243,9 @@ def cmd_papers(settings, args) -> int:  # type: ignore[no-untyped-def]
         flag = "yes" if p.has_code else ""
         derived = " (title derived)" if p.title_source == "derived" else ""
         print(f"{year:<5} {p.category or '?':<6} {flag:<4}  {p.title}{derived} — {p.authors_display}")
-    print(f"{len(papers)} papers. * year inferred from the listing year; only the first three authors are known.")
+    cut = sum(1 for p in papers if p.authors_truncated)
+    note = f"; only the first three authors are known for the {cut} marked et al." if cut else ""
+    print(f"{len(papers)} papers. * year inferred from the listing year{note}.")
     return 0
 
 

@@ -152,7 +152,8 @@ class Index:
                 continue
             out.append(Evidence(
                 paper=paper, score=paper_fused[pid],
-                passages=[Passage(c, self.nodes[c].text, chunk_fused[c]) for c in cids[:3]],
+                passages=[Passage(c, self.nodes[c].text, chunk_fused[c], self.nodes[c].metadata.get("page"))
+                          for c in cids[:3]],
                 dense=max((cos[c] for c in cids if c in cos), default=0.0),
                 lexical=max((bm[c] for c in cids if c in bm), default=0.0),
             ))
@@ -161,7 +162,8 @@ class Index:
         return out
 
     def passages_of(self, paper_id: str) -> list[Passage]:
-        return [Passage(c, self.nodes[c].text, 0.0) for c in self.chunks_by_paper.get(paper_id, [])]
+        return [Passage(c, self.nodes[c].text, 0.0, self.nodes[c].metadata.get("page"))
+                for c in self.chunks_by_paper.get(paper_id, [])]
 
 
 def _bm25(nodes: list[Any], k: int) -> Any:

@@ -254,11 +254,13 @@ def chunk_node(chunk: Chunk, paper: Paper, embedding: list[float] | None = None)
     from llama_index.core.schema import TextNode
 
     meta: dict[str, Any] = {
-        "paper_id": paper.paper_id, "title": paper.title, "authors": paper.authors_display,
+        "paper_id": paper.paper_id, "title": paper.title, "authors": paper.authors_for_embedding,
         "category": paper.category or "", "has_code": paper.has_code, "position": chunk.position,
     }
     if paper.year:
         meta["year"] = paper.year
+    if chunk.page is not None:  # Chroma rejects None values: only PDF body chunks carry a page
+        meta["page"] = chunk.page
     return TextNode(
         id_=chunk.chunk_id, text=chunk.text, metadata=meta, embedding=embedding,
         excluded_embed_metadata_keys=[k for k in meta if k not in EMBED_KEYS],

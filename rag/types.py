@@ -11,8 +11,9 @@ class SourceRef:
     """Where a record came from: file, 1-based line, and which kind of source it was."""
 
     path: str
-    line: int
-    kind: str  # "listing" (title/authors/header) or "abstracts" (abstracts-only file)
+    line: int  # 1-based line of the record (a PDF: 1)
+    kind: str  # "listing", "abstracts", "bibtex", "arxiv", "csv", "jsonl" or "pdf"
+    key: str | None = None  # the entry's own id: BibTeX key, arXiv id, CSV row, PDF's sha1 prefix
 
 
 @dataclass
@@ -32,6 +33,20 @@ class Paper:
     abstract: str  # primary text: the listing's when there is one
     other_abstracts: list[str] = field(default_factory=list)  # other versions of the same abstract
     provenance: list[SourceRef] = field(default_factory=list)
+    # From BibTeX, arXiv, CSV/JSONL and PDF sources (empty for the seed formats).
+    doi: str | None = None  # lower-case, without https://doi.org/
+    arxiv_id: str | None = None  # version-less: "1111.2011", "cond-mat/0412498"
+    categories: list[str] = field(default_factory=list)  # every arXiv category, primary first
+    journal_ref: str | None = None  # arXiv's journal reference, e.g. "Phys. Rev. B 85, 115117 (2012)"
+    venue: str | None = None  # journal or proceedings (BibTeX journal/booktitle, CSV venue)
+    keywords: list[str] = field(default_factory=list)
+    bibtex_key: str | None = None  # the key of the BibTeX entry it came from, reused by BibTeX out
+    entry_type: str | None = None  # BibTeX entry type ("article", "inproceedings", ...)
+    fulltext_pages: int = 0  # pages of PDF full text indexed with the paper (0: abstract only)
+    fulltext_sha1: str | None = None  # the PDF's content hash: a changed PDF re-chunks the paper
+    # The PDF's text by page (page n is body[n-1]). Transient: it travels from the PDF reader to the
+    # chunker only; the index keeps it in chunks, the paper record keeps fulltext_sha1.
+    body: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def url(self) -> str | None:
@@ -44,8 +59,18 @@ class Paper:
         names = ", ".join(self.authors)
         return names + (" et al." if self.authors_truncated else "")
 
+    @property
+    def authors_for_embedding(self) -> str:
+        """The author list in front of every chunk, capped: an arXiv paper with 40 authors would otherwise
+        eat the 256-token budget of every passage."""
+        if len(self.authors) <= EMBED_AUTHORS:
+            return self.authors_display
+        return ", ".join(self.authors[:EMBED_AUTHORS]) + " et al."
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("body")
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Paper:
@@ -54,12 +79,16 @@ class Paper:
         return cls(**d)
 
 
+EMBED_AUTHORS = 6
+
+
 @dataclass(frozen=True)
 class Chunk:
     chunk_id: str  # deterministic: paper id + position + content hash
     paper_id: str
     position: int
-    text: str  # the passage (sentences of one abstract version)
+    text: str  # the passage (sentences of one abstract version, or of one page of the PDF)
+    page: int | None = None  # PDF page the passage comes from; None for abstracts
 
 
 @dataclass
@@ -69,6 +98,7 @@ class Passage:
     chunk_id: str
     text: str
     score: float
+    page: int | None = None  # PDF page of the passage; None for abstracts
 
 
 @dataclass
@@ -151,6 +181,9 @@ class Citation:
     has_code: bool
     snippet: str  # the supporting passage
     highlights: list[str] = field(default_factory=list)  # sentences of the snippet the answer used
+    page: int | None = None  # PDF page of the snippet ("p. 5"); None when it is from the abstract
+    doi: str | None = None
+    arxiv_id: str | None = None
 
 
 @dataclass

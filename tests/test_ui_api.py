@@ -143,7 +143,8 @@ def test_serves_only_its_own_files(app_url: str) -> None:
     assert get(f"{base}/gradio_api/upload", "POST") == 403  # nothing to upload
     with urllib.request.urlopen(base + "/gradio_api/info", timeout=10) as r:
         info = json.load(r)
-    assert list(info["named_endpoints"]) == ["/ask"]  # UI events are not API endpoints
+    # UI events are not API endpoints; /ask and the paper-lookup tools are (also as MCP tools, see test_mcp.py)
+    assert list(info["named_endpoints"]) == ["/ask", "/find_papers", "/get_paper", "/paper_bibtex"]
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,9 @@ from typing import Any
 from rag.catalog import CATEGORY_NAMES
 from rag.errors import LabQAError
 from rag.settings import Settings
+from ui import mcp_tools
 from ui import papers as papers_view
-from ui.cards import esc, references_text
+from ui.cards import COPY_BIBTEX_JS, esc, references_text
 from ui.chat import (
     ANY,
     CODE_CHOICES,
@@ -70,7 +71,7 @@ def _theme():  # type: ignore[no-untyped-def]
 
 def launch_options() -> dict[str, Any]:
     """Look and feel for Blocks.launch() (Gradio 6 takes theme and CSS there, not in Blocks())."""
-    return {"theme": _theme(), "css": CSS_PATH.read_text(encoding="utf-8"), "head": LIGHT_MODE}
+    return {"theme": _theme(), "css": CSS_PATH.read_text(encoding="utf-8"), "head": LIGHT_MODE + COPY_BIBTEX_JS}
 
 
 def header_html(label: str, n_papers: int) -> str:
@@ -269,10 +270,22 @@ def build_app(settings: Settings, assistant=None, build: IndexBuild | None = Non
         # --- the API: same JSON as `labqa ask --json` ---
         def ask(question: str, history: list[dict[str, Any]] | None = None,
                 filters: dict[str, Any] | None = None) -> dict[str, Any]:
-            """Answer a question about the papers with citations. `history` (optional) is the conversation so far
-            as [{"role": "user"|"assistant", "content": "..."}] for follow-ups; `filters` (optional) is
-            {"year_from", "year_to", "authors", "categories", "has_code"}. Returns the same JSON object as
-            `labqa ask --json`."""
+            """Answer a question about the research group's papers, citing them. Counts and lists ("how many
+            papers since 2024?") are exact, from the catalog; when the collection has nothing on the question the
+            answer says so (abstained: true) and cites nothing.
+
+            Args:
+                question: the question in English, e.g. "What has the group done on recommendation unlearning?"
+                history: optional conversation so far, [{"role": "user"|"assistant", "content": "..."}], for
+                    follow-ups like "which of those have code?"
+                filters: optional {"year_from": int, "year_to": int, "authors": [str], "categories": [str],
+                    "has_code": bool}
+
+            Returns:
+                The JSON of `labqa ask --json`: answer (text with [n] markers), citations (n, paper_id, title,
+                authors, authors_truncated, year, url, doi, arxiv_id, snippet, page: the PDF page or null),
+                abstained, filters, notes, answerer.
+            """
             try:
                 return service.ask(question, history, filters)
             except LabQAError as exc:
@@ -283,6 +296,7 @@ def build_app(settings: Settings, assistant=None, build: IndexBuild | None = Non
                                "the server log.", print_exception=False) from None
 
         gr.api(ask, api_name="ask", concurrency_id="answers", concurrency_limit=CONCURRENT_ANSWERS)
+        mcp_tools.register(service)  # find_papers, get_paper, paper_bibtex (also MCP tools)
 
     # The answering events share the limit above; the remaining events (page load, table search) are light.
     demo.queue(default_concurrency_limit=CONCURRENT_ANSWERS)
@@ -318,10 +332,11 @@ def _guard_middleware():  # type: ignore[no-untyped-def]
 
 def launch(demo, host: str = "127.0.0.1", port: int = 7860):  # type: ignore[no-untyped-def]
     """Start serving without blocking; returns the local URL. Never shared publicly; only the page, its
-    assets and the app's own outputs are served (see _guard_middleware); no monitoring, MCP or run history."""
+    assets and the app's own outputs are served (see _guard_middleware); no monitoring or run history. The
+    public API functions (ask, find_papers, get_paper, paper_bibtex) are also MCP tools at /gradio_api/mcp/."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
     _, url, _ = demo.launch(server_name=host, server_port=port, share=False, inbrowser=False, show_error=False,
-                            footer_links=["api"], enable_monitoring=False, mcp_server=False, run_history=False,
+                            footer_links=["api"], enable_monitoring=False, mcp_server=True, run_history=False,
                             max_file_size="1kb", app_kwargs={"middleware": [_guard_middleware()]}, quiet=True,
                             prevent_thread_lock=True, **launch_options())
     return url

@@ -24,6 +24,12 @@ _TEX_INLINE = re.compile(r"\$(?=\S)([^$\n]{1,80}?)(?<=\S)\$(?!\d)")
 _TEX_WRAPPER = re.compile(r"\\(?:mathrm|text|textrm|mathit|mathbf|mathsf|operatorname|textbf|textit)\{([^{}]*)\}")
 _TEX_SYMBOL = re.compile(r"\\([A-Za-z]+)")
 CITE_MARKER = re.compile(r"\[(\d{1,3})\]")
+# "Copy BibTeX" buttons carry their entries in data-bibtex; one delegated listener (in the page head) copies
+# them, so the cards stay plain HTML without inline handlers.
+COPY_BIBTEX_JS = ("<script>document.addEventListener('click', (e) => { const b = e.target.closest('.lq-copy-bib');"
+                  " if (!b) return; navigator.clipboard.writeText(b.dataset.bibtex || '').then(() => {"
+                  " const t = b.textContent; b.textContent = 'Copied'; setTimeout(() => { b.textContent = t; }, 1200);"
+                  " }); });</script>")
 
 
 def tex_to_text(text: str) -> str:
@@ -118,6 +124,15 @@ def highlighted_snippet(snippet: str, highlights: list[str]) -> str:
     return "".join(parts)
 
 
+def copy_bibtex_button(papers: list[Paper], label: str = "Copy BibTeX") -> str:
+    from rag.bibtex_out import to_bibtex
+
+    if not papers:
+        return ""
+    data = html.escape(to_bibtex(papers), quote=True).replace("$", "&#36;")
+    return f'<button type="button" class="lq-copy-bib" data-bibtex="{data}">{esc(label)}</button>'
+
+
 def source_card(c: Citation, paper: Paper | None = None, anchor: str = "") -> str:
     """One card per cited paper. Written as single-line HTML: the chatbot renders messages as Markdown,
     where indented lines would turn into code blocks."""
@@ -129,6 +144,10 @@ def source_card(c: Citation, paper: Paper | None = None, anchor: str = "") -> st
     link = link_html(c.url, c.has_code)
     if link:
         meta.append(link)
+    if c.page is not None:
+        meta.append(f'<span class="lq-chip">p. {c.page}</span>')
+    if paper is not None:
+        meta.append(copy_bibtex_button([paper]))
     ident = f' id="{html.escape(anchor, quote=True)}"' if anchor else ""
     return (f'<div class="lq-card"{ident} data-n="{c.n}" data-paper-id="{html.escape(c.paper_id, quote=True)}">'
             f'<div class="lq-card-head"><span class="lq-n">{c.n}</span>'
@@ -147,7 +166,10 @@ def sources_html(answer: Answer, papers: dict[str, Paper] | None = None, prefix:
     if others and not answer.abstained:
         items = "".join(f"<li>{esc(s.title)} <span class=\"lq-score\">{s.score:.3f}</span></li>" for s in others)
         more = f'<details class="lq-more"><summary>Also retrieved, not cited ({len(others)})</summary><ul>{items}</ul></details>'
-    return f'<div class="lq-sources">{cards}{more}</div>'
+    cited_papers = [papers[c.paper_id] for c in answer.citations if c.paper_id in papers]
+    copy_all = copy_bibtex_button(cited_papers, f"Copy BibTeX of the {len(cited_papers)} cited papers") \
+        if len(cited_papers) > 1 else ""
+    return f'<div class="lq-sources">{cards}{copy_all}{more}</div>'
 
 
 def answer_footer(answer: Answer) -> str:
