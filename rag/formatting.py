@@ -44,6 +44,9 @@ def _end(text: str) -> str:
 
 
 def reference(c: Citation) -> str:
-    """'[1] Title. Authors (2024). URL' — the line of a reference list."""
+    """'[1] Title. Authors (2024), p. 6. URL' — the line of a reference list (the page where the cited passage
+    is from a PDF's full text)."""
     link = f" {c.url}" if c.url else ""
-    return f"[{c.n}] {_end(c.title)} {authors_text(c.authors, c.authors_truncated)} ({c.year or 'year unknown'}).{link}"
+    page = f", p. {c.page}" if c.page else ""
+    return (f"[{c.n}] {_end(c.title)} {authors_text(c.authors, c.authors_truncated)} "
+            f"({c.year or 'year unknown'}){page}.{link}")
