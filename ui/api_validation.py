@@ -46,21 +46,21 @@ def history(value: Any) -> list[Turn]:
                             "(send the most recent ones: follow-ups refer to the last answers).")
     turns = []
     for i, m in enumerate(value):
-        where = f"`history[{i}]`"
+        where = f"history[{i}]"
         if not isinstance(m, dict):
-            raise APIInputError(f'{where} must be an object {{"role": "user" or "assistant", "content": "text"}}, '
+            raise APIInputError(f'`{where}` must be an object {{"role": "user" or "assistant", "content": "text"}}, '
                                 f"not {_kind(m)}.")
         extra = set(m) - {"role", "content"}
         if extra:
-            raise APIInputError(f"{where} has unknown key(s) {', '.join(sorted(map(str, extra)))}; "
+            raise APIInputError(f"`{where}` has unknown key(s) {', '.join(sorted(map(str, extra)))}; "
                                 "a turn has only role and content.")
         role, content = m.get("role"), m.get("content")
         if role not in ("user", "assistant"):
-            raise APIInputError(f'{where}.role must be "user" or "assistant", not {role!r}.'[:300])
+            raise APIInputError(f'`{where}.role` must be "user" or "assistant", not {role!r}.'[:300])
         if not isinstance(content, str):
-            raise APIInputError(f"{where}.content must be text, not {_kind(content)}.")
+            raise APIInputError(f"`{where}.content` must be text, not {_kind(content)}.")
         if len(content) > MAX_TURN_CHARS:
-            raise APIInputError(f"{where}.content is {len(content):,} characters long; the limit is "
+            raise APIInputError(f"`{where}.content` is {len(content):,} characters long; the limit is "
                                 f"{MAX_TURN_CHARS:,} per turn.")
         turns.append(Turn(role, content))
     return turns

@@ -206,7 +206,7 @@ def build_app(settings: Settings, assistant=None, build: IndexBuild | None = Non
                 with gr.Row(equal_height=False):
                     table = gr.Dataframe(headers=papers_view.COLUMNS, datatype="str", interactive=False,
                                          wrap=True, max_height=640, scale=3,
-                                         column_widths=["15%", "12%", "8%", "39%", "26%"],
+                                         column_widths=["14%", "11%", "13%", "37%", "25%"],
                                          buttons=["copy"], elem_id="lq-papers")
                     with gr.Column(scale=2, min_width=300):
                         ask_paper = gr.Button("Ask about this paper in the chat", variant="primary",
@@ -247,6 +247,7 @@ def build_app(settings: Settings, assistant=None, build: IndexBuild | None = Non
                 return
             papers = service.papers_by_id()
             state = history
+            answered = False
             try:
                 while (item := queues.next(sid, token)) is not None:
                     base, text, pinned = state, item.question, item.pinned
@@ -254,6 +255,7 @@ def build_app(settings: Settings, assistant=None, build: IndexBuild | None = Non
                         if not state:
                             continue
                         base, text, pinned = state[:-1], state[-1].question, state[-1].pinned
+                    answered = True
                     shown_panel = None
                     for state in service.stream(text, base, item.filters, pinned):
                         # The panel changes twice (searching…, then the cards); gr.skip() leaves it alone between.
@@ -265,6 +267,8 @@ def build_app(settings: Settings, assistant=None, build: IndexBuild | None = Non
                     last = state[-1]
                     yield (gr.skip(), state, references_text(last.answer) if last.answer else "", gr.skip(),
                            saved.conversation_to_json(state))
+                if not answered:  # nothing was waiting (an empty Enter): a generator that yields nothing
+                    yield (gr.skip(),) * len(chat_outputs)  # would set every output to None, emptying the chat
             finally:
                 queues.release(sid, token)
 
@@ -302,8 +306,9 @@ def build_app(settings: Settings, assistant=None, build: IndexBuild | None = Non
             chatbot.example_select(take_example, filter_inputs, None, queue=False, **PRIVATE)
             .then(drain, [conv], chat_outputs, **answering),
         ]
-        # The counter runs in the browser only (Gradio's js-only event, no server call per keystroke).
-        question.input(None, [question], [note], js=COUNTER_JS, **PRIVATE)
+        # The counter runs in the browser only (a js-only event: no server call per keystroke); .change, not
+        # .input, so a paste and the emptied box after sending update it too.
+        question.change(None, [question], [note], js=COUNTER_JS, **PRIVATE)
         chatbot.select(show_sources, [conv], sources, queue=False, **PRIVATE)
         copy.click(None, [copy_text], None, js="(t) => { if (t) navigator.clipboard.writeText(t); return []; }",
                    **PRIVATE)
