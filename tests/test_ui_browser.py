@@ -240,7 +240,7 @@ def test_chat_papers_and_sessions_in_a_real_browser(server: str, browser: Any, a
     other.wait_for_function("[...document.querySelectorAll('#lq-chat [data-testid=bot]')].pop()?.innerText"
                             ".includes('Answerer:')")
     assert "2023" in last_answer(other) and cards(other)
-    assert page.locator("#lq-chat [data-testid=bot]").count() == 5  # untouched by the other session
+    assert page.locator("#lq-chat [data-testid=bot]").count() == 4  # untouched by the other session
     other.context.close()
 
     # 6. the Papers tab: the whole catalog, searchable; a paper's details; ask about it in the chat
@@ -256,7 +256,7 @@ def test_chat_papers_and_sessions_in_a_real_browser(server: str, browser: Any, a
     assert "Understand Multimodal Puns" in details and "Naen Xu" in details and "ABSTRACT" in details.upper()
     page.screenshot(path=str(ARTIFACTS / "ui-papers.png"))
     page.click("#lq-ask-paper")
-    page.wait_for_function("document.querySelectorAll('#lq-chat [data-testid=bot]').length == 6")
+    page.wait_for_function("document.querySelectorAll('#lq-chat [data-testid=bot]').length == 5")
     page.wait_for_function("[...document.querySelectorAll('#lq-chat [data-testid=bot]')].pop().innerText"
                            ".includes('Answerer:')")
     assert cards(page)[0]["title"].startswith('"I See What You Did There"')
@@ -265,7 +265,7 @@ def test_chat_papers_and_sessions_in_a_real_browser(server: str, browser: Any, a
     page.click("#lq-retry")
     page.wait_for_function("[...document.querySelectorAll('#lq-chat [data-testid=bot]')].pop().innerText"
                            ".includes('Answerer:')")
-    assert page.locator("#lq-chat [data-testid=bot]").count() == 6
+    assert page.locator("#lq-chat [data-testid=bot]").count() == 5
     page.click("#lq-clear")
     page.wait_for_function("document.querySelectorAll('#lq-chat [data-testid=bot]').length == 0")
     assert "appear here" in page.inner_text("#lq-sources")
