@@ -10,10 +10,12 @@ import pytest
 
 from rag.errors import QuestionError
 from rag.types import Answer, Citation, Filters, Paper, SourceHit
+from ui import api_validation
 from ui.cards import (
     answer_footer,
     answer_markdown,
     highlighted_snippet,
+    md_text,
     references_text,
     source_card,
     tex_to_text,
@@ -22,8 +24,6 @@ from ui.chat import (
     ChatService,
     Exchange,
     exchange_of_message,
-    filters_from_dict,
-    history_from_messages,
     history_turns,
     panel_html,
     parse_filters,
@@ -111,7 +111,7 @@ def test_conversation_to_history_skips_errors_and_keeps_raw_answers() -> None:
                                                      ("user", "second?"), ("assistant", "B [1]")]
     msgs = to_messages(conv)
     assert [m["role"] for m in msgs] == ["user", "assistant", "assistant", "user", "assistant"]
-    assert "lq-error" in msgs[2]["content"]
+    assert msgs[2]["content"] == "> ⚠ empty"  # a quoted warning line, no HTML
     # chatbot message index → exchange index (for showing an earlier answer's sources)
     assert [exchange_of_message(conv, i) for i in range(6)] == [0, 0, 1, 2, 2, None]
     panel = panel_html(conv, 0)
@@ -126,12 +126,12 @@ def test_filters_from_controls_and_api() -> None:
     assert parse_filters(None, None, None, None, "Without code") == Filters(has_code=False)
     with pytest.raises(QuestionError):
         parse_filters("twenty", None)
-    assert filters_from_dict({"year_from": 2024, "authors": "Li", "has_code": False}) == \
+    assert api_validation.filters({"year_from": 2024, "authors": "Li", "has_code": False}) == \
         Filters(year_from=2024, authors=["Li"], has_code=False)
     with pytest.raises(QuestionError, match="Unknown filter"):
-        filters_from_dict({"yera": 2024})
-    with pytest.raises(QuestionError):
-        history_from_messages([{"role": "system", "content": "x"}])
+        api_validation.filters({"yera": 2024})
+    with pytest.raises(QuestionError, match=r"history\[0\]\.role"):
+        api_validation.history([{"role": "system", "content": "x"}])
 
 
 def test_stream_turns_every_failure_into_a_chat_message(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -184,3 +184,68 @@ def test_paper_escaping_in_details() -> None:
     assert "<script>" not in d and "&lt;script&gt;" in d
     assert "a &lt; b x &amp; c" in d and "year inferred" in d
     assert 'href="https://example.org/p?a=1&amp;b=2"' in d and "Code / project page ↗" in d
+
+
+def test_user_text_is_shown_as_typed_never_rendered() -> None:
+    typed = '<b>bold</b> <img src=x onerror="alert(1)"> *star* [1](http://x) $5'
+    md = md_text(typed)
+    assert "<" not in md and ">" not in md  # no tag survives for the Markdown/HTML renderer
+    assert r"\*star\*" in md and r"\[1\]" in md and r"\$5" in md
+    assert md_text("- not a list") == r"\- not a list" and md_text("1. not a list") == r"1\. not a list"
+    conv = [Exchange(typed, error="x")]
+    assert to_messages(conv)[0]["content"] == md
+
+
+def test_footer_has_no_html_and_references_end_with_one_stop() -> None:
+    a = answer(notes=["<i>note</i>"])
+    footer = answer_footer(a)
+    assert not re.search(r"<[a-z/]", footer)  # the chatbot's screen-reader label is the raw message
+    assert footer.rstrip().endswith("_") and "Filters applied: year 2024" in footer
+    pinned = answer_footer(a, pinned=True)
+    assert "chosen paper only" in pinned and "year 2024" not in pinned
+    refs = references_text(answer(citations=[citation(title="Understand Multimodal Puns?")]))
+    assert "Puns? Ann Lee" in refs and "?." not in refs
+
+
+def test_long_passages_start_collapsed_to_the_used_sentences() -> None:
+    long = "Background sentence one. " * 20 + "The used sentence. " + "Tail. " * 10
+    card = source_card(citation(snippet=long, highlights=["The used sentence."]))
+    assert '<span class="lq-snippet-short">… <mark>The used sentence.</mark> …</span>' in card
+    assert "<details class=\"lq-whole\"><summary>Show the whole passage</summary>" in card
+    assert "lq-whole" not in source_card(citation())  # a short passage is shown whole
+
+
+def test_saved_conversation_round_trip_and_bad_entries_dropped() -> None:
+    from ui import saved
+
+    conv = [Exchange("first?", answer=answer()), Exchange("bad one", error="The question is empty."),
+            Exchange("streaming", partial="half")]
+    data = saved.conversation_to_json(conv)
+    assert [e["question"] for e in data["exchanges"]] == ["first?", "bad one"]  # unfinished ones are not kept
+    back = saved.conversation_from_json(data)
+    assert back[0].answer == conv[0].answer and back[1].error == conv[1].error
+    data["exchanges"].insert(0, {"question": 5, "answer": None})
+    data["exchanges"].append({"question": "x", "answer": {"answer": "no other fields"}})
+    assert len(saved.conversation_from_json(data)) == 2
+    assert saved.conversation_from_json("garbage") == [] and saved.conversation_from_json(None) == []
+    f = saved.filters_from_json(saved.filters_to_json("2022", 2023, ["Ann Lee", "Gone"], ["cs.XX"], "With code"),
+                                [2022, 2023], ["Ann Lee"], ["cs.IR"])
+    assert f == {"year_from": 2022, "year_to": 2023, "authors": ["Ann Lee"], "categories": [],
+                 "has_code": "With code"}
+
+
+def test_session_queue_one_drainer_and_no_lost_item() -> None:
+    from ui.session_queue import Pending, SessionQueues
+
+    q = SessionQueues()
+    q.put("s", Pending("one"))
+    token = q.claim("s")
+    assert token is not None and q.claim("s") is None  # a second drain of the same session backs off
+    assert q.claim("other") is not None  # other sessions are independent
+    q.put("s", Pending("two"))
+    assert [p.question for p in q.waiting("s")] == ["one", "two"]
+    assert q.next("s", token).question == "one" and q.next("s", token).question == "two"
+    assert q.next("s", token) is None  # empty: the claim is given up in the same step
+    assert q.claim("s") is not None
+    q.drop("s")
+    assert q.waiting("s") == [] and q.claim("s") is not None

@@ -43,3 +43,24 @@ def test_tables_from_a_real_run(small_result) -> None:  # type: ignore[no-untype
 def test_run_refuses_no_variants(assistant) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(LabQAError, match="at least one variant"):
         run(ChatService(assistant.settings, assistant), [], 5, lambda *a, **k: None)
+
+
+def test_progress_counts_answers_then_scoring_and_report_zip(assistant, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The bar shows answering (in answers) and scoring (as a fraction) as two phases, and report.md ships
+    in a zip with the chart it links to."""
+    import zipfile
+
+    from ui.evaluation import report_zip, rows_message
+
+    calls: list[tuple[object, str, str | None]] = []
+    got = run(ChatService(assistant.settings, assistant), ["bm25"], 5,
+              lambda value, desc="", unit=None: calls.append((value, desc, unit)))
+    answering = [c for c in calls if c[1].startswith("Answering")]
+    scoring = [c for c in calls if c[1].startswith("Scoring")]
+    n = got["result"].n_questions
+    assert answering and answering[-1][0] == (n, n) and all(c[2] == "answers" for c in answering)
+    assert scoring and all(isinstance(c[0], float) and 0 <= c[0] <= 1 and c[2] is None for c in scoring)
+    with zipfile.ZipFile(report_zip(got["files"])) as z:
+        assert sorted(z.namelist()) == ["chart.png", "report.md"]
+        assert "](chart.png)" in z.read("report.md").decode()
+    assert "No failures" in rows_message([], True, "bm25") and rows_message([["row"]], True) == ""

@@ -30,6 +30,8 @@ COPY_BIBTEX_JS = ("<script>document.addEventListener('click', (e) => { const b =
                   " if (!b) return; navigator.clipboard.writeText(b.dataset.bibtex || '').then(() => {"
                   " const t = b.textContent; b.textContent = 'Copied'; setTimeout(() => { b.textContent = t; }, 1200);"
                   " }); });</script>")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}#|~])")
+_MD_LINE_START = re.compile(r"^(\s*(?:\d+)?)([-+.)])(?=\s|$)", re.M)  # list markers: "- x", "+ x", "1. x"
 
 
 def tex_to_text(text: str) -> str:
@@ -153,7 +155,22 @@ def source_card(c: Citation, paper: Paper | None = None, anchor: str = "") -> st
             f'<div class="lq-card-head"><span class="lq-n">{c.n}</span>'
             f'<span class="lq-title">{esc(c.title)}</span></div>'
             f'<div class="lq-meta">{" · ".join(meta)}</div>'
-            f'<div class="lq-snippet">{highlighted_snippet(c.snippet, c.highlights)}</div></div>')
+            f'<div class="lq-snippet">{snippet_html(c.snippet, c.highlights)}</div></div>')
+
+
+SHORT_SNIPPET = 360  # characters: a passage this short is shown whole; longer ones start collapsed
+
+
+def snippet_html(snippet: str, highlights: list[str]) -> str:
+    """A long passage collapsed to the sentences the answer used, with the whole passage one click away
+    (a native <details>, no script), so several cards fit in the panel at once."""
+    used = [h.strip() for h in highlights if h.strip()]
+    whole = highlighted_snippet(snippet, used)
+    if len(snippet) <= SHORT_SNIPPET or not used:
+        return whole
+    short = " … ".join(f"<mark>{esc(h)}</mark>" for h in used)
+    return (f'<span class="lq-snippet-short">… {short} …</span>'
+            f'<details class="lq-whole"><summary>Show the whole passage</summary>{whole}</details>')
 
 
 def sources_html(answer: Answer, papers: dict[str, Paper] | None = None, prefix: str = "src") -> str:
@@ -172,22 +189,47 @@ def sources_html(answer: Answer, papers: dict[str, Paper] | None = None, prefix:
     return f'<div class="lq-sources">{cards}{copy_all}{more}</div>'
 
 
-def answer_footer(answer: Answer) -> str:
-    """The line under every answer: answerer, time, filters applied, notes (Markdown, copied with the answer)."""
+def md_text(text: str) -> str:
+    """Text shown as written in a Markdown message: HTML and Markdown syntax both escaped, so a question like
+    "<b>x</b> *y* [1](z)" appears exactly as typed (Gradio's sanitizer only removes dangerous HTML; it would
+    still render <b> or an <img>). Entities, not backslashes, for & < >: they hold whichever of Markdown and
+    HTML sanitizing runs first."""
+    out = html.escape(text, quote=False)
+    out = _MD_SPECIAL.sub(r"\\\1", out)
+    return _MD_LINE_START.sub(r"\1\\\2", out).replace("$", "\\$")
+
+
+def answer_footer(answer: Answer, pinned: bool = False) -> str:
+    """The line under every answer: answerer, time, filters applied, notes. Markdown only, no HTML tags:
+    the chatbot uses a message's raw content as its screen-reader label (the CSS styles the last emphasised
+    paragraph as the small footer). `pinned`: the question was asked about one chosen paper."""
     ms = answer.timings_ms.get("total_ms")
     bits = [f"Answerer: {answer.answerer}"]
     if ms is not None:
         bits.append(f"{ms:.0f} ms")
-    bits.append(f"Filters applied: {answer.filters}" if answer.filters else "No filters")
-    lines = ["", "", "<small>" + " · ".join(esc(b) for b in bits) + "</small>"]
-    lines += [f"> ⚠ {esc(n)}" for n in answer.notes if n not in answer.answer]
-    return "\n".join(lines)
+    if pinned:
+        bits.append("About the chosen paper only (the chat filters were not applied)")
+    else:
+        bits.append(f"Filters applied: {answer.filters}" if answer.filters else "No filters")
+    lines = [f"> ⚠ {md_text(n)}" for n in answer.notes if n not in answer.answer]
+    return "\n\n" + "\n\n".join([*lines, "_" + " · ".join(md_text(b) for b in bits) + "_"])
+
+
+def error_markdown(message: str) -> str:
+    """An error as a chat message: a quoted warning line (styled by the CSS), no HTML tags."""
+    return f"> ⚠ {md_text(message)}"
 
 
 def answer_markdown(text: str) -> str:
     """The answer as chat Markdown: TeX made readable, stray angle brackets shown as text."""
     out = tex_to_text(text).replace("<", "&lt;").replace(">", "&gt;")
     return out.replace("$", "\\$")
+
+
+def _end(text: str) -> str:
+    """A reference part closed by one full stop: "Puns?" stays "Puns?", never "Puns?."."""
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def references_text(answer: Answer) -> str:
@@ -197,6 +239,6 @@ def references_text(answer: Answer) -> str:
         lines += ["", "References"]
         for c in answer.citations:
             link = f" {c.url}" if c.url else ""
-            lines.append(f"[{c.n}] {c.title}. {authors_text(c.authors, c.authors_truncated)} "
+            lines.append(f"[{c.n}] {_end(c.title)} {authors_text(c.authors, c.authors_truncated)} "
                          f"({c.year or 'year unknown'}).{link}")
     return "\n".join(lines)

@@ -16,7 +16,8 @@ from typing import Any
 from rag.errors import LabQAError, QuestionError
 from rag.settings import Settings
 from rag.types import Answer, Filters, Paper, Turn
-from ui.cards import answer_footer, answer_markdown, esc, sources_html
+from ui import api_validation
+from ui.cards import answer_footer, answer_markdown, error_markdown, esc, md_text, sources_html
 from ui.startup import IndexBuild
 
 log = logging.getLogger("labqa.ui")
@@ -34,6 +35,7 @@ class Exchange:
     answer: Answer | None = None
     error: str | None = None
     partial: str = ""
+    pinned: str | None = None  # paper_id when asked with "Ask about this paper" (that paper is the scope)
 
 
 def history_turns(conv: list[Exchange]) -> list[Turn]:
@@ -42,7 +44,8 @@ def history_turns(conv: list[Exchange]) -> list[Turn]:
     turns: list[Turn] = []
     for ex in conv:
         if ex.answer is not None:
-            turns += [Turn("user", ex.question), Turn("assistant", ex.answer.answer)]
+            turns += [Turn("user", ex.question),
+                      Turn("assistant", ex.answer.answer, [c.paper_id for c in ex.answer.citations])]
     return turns
 
 
@@ -68,43 +71,26 @@ def parse_filters(year_from: Any = None, year_to: Any = None, authors: list[str]
     return None if f.is_empty() else f
 
 
-def filters_from_dict(d: dict[str, Any] | None) -> Filters | None:
-    """API form of the filters: {"year_from", "year_to", "authors", "categories", "has_code"} (all optional)."""
-    if not d:
-        return None
-    unknown = set(d) - {"year_from", "year_to", "authors", "categories", "has_code"}
-    if unknown:
-        raise QuestionError(f"Unknown filter(s) {', '.join(sorted(unknown))}; known: year_from, year_to, "
-                            "authors, categories, has_code.")
-    authors, cats = d.get("authors") or [], d.get("categories") or []
-    code = d.get("has_code")
-    return parse_filters(d.get("year_from"), d.get("year_to"), [authors] if isinstance(authors, str) else authors,
-                         [cats] if isinstance(cats, str) else cats,
-                         {True: "With code", False: "Without code"}.get(code, ANY) if code is not None else ANY)
+WAITING = "_Waiting for the answer above…_"
 
 
-def history_from_messages(messages: list[dict[str, Any]] | None) -> list[Turn]:
-    """API form of the history: OpenAI-style [{"role": "user"|"assistant", "content": "..."}]."""
-    turns = []
-    for m in messages or []:
-        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant") or not isinstance(m.get("content"), str):
-            raise QuestionError('Each history item must be {"role": "user" or "assistant", "content": "text"}.')
-        turns.append(Turn(m["role"], m["content"]))
-    return turns
-
-
-def to_messages(conv: list[Exchange]) -> list[dict[str, Any]]:
-    """Chatbot messages (Gradio 6 "messages" format: role/content dicts, content as Markdown)."""
+def to_messages(conv: list[Exchange], waiting: list[str] | None = None) -> list[dict[str, Any]]:
+    """Chatbot messages (Gradio 6 "messages" format: role/content dicts, content as Markdown). The user's
+    text is escaped (shown as typed, never rendered as HTML or Markdown); `waiting` are questions sent
+    while an answer streams, shown after it until their turn comes."""
     out: list[dict[str, Any]] = []
     for ex in conv:
         if ex.question:
-            out.append({"role": "user", "content": ex.question})
+            out.append({"role": "user", "content": md_text(ex.question)})
         if ex.error is not None:
-            out.append({"role": "assistant", "content": f'<div class="lq-error">⚠ {esc(ex.error)}</div>'})
+            out.append({"role": "assistant", "content": error_markdown(ex.error)})
         elif ex.answer is not None:
-            out.append({"role": "assistant", "content": answer_markdown(ex.answer.answer) + answer_footer(ex.answer)})
+            out.append({"role": "assistant",
+                        "content": answer_markdown(ex.answer.answer) + answer_footer(ex.answer, bool(ex.pinned))})
         else:
             out.append({"role": "assistant", "content": answer_markdown(ex.partial) if ex.partial else "…"})
+    for q in waiting or []:
+        out += [{"role": "user", "content": md_text(q)}, {"role": "assistant", "content": WAITING}]
     return out
 
 
@@ -182,9 +168,14 @@ class ChatService:
     def papers_by_id(self) -> dict[str, Paper]:
         return {p.paper_id: p for p in self.papers()}
 
-    def stream(self, question: str, conv: list[Exchange], filters: Filters | None) -> Iterator[list[Exchange]]:
-        """Yields the conversation after each streamed piece; the last one holds the Answer or the error."""
-        ex = Exchange(question=(question or "").strip())
+    def stream(self, question: str, conv: list[Exchange], filters: Filters | None,
+               pinned: str | None = None) -> Iterator[list[Exchange]]:
+        """Yields the conversation after each streamed piece; the last one holds the Answer or the error.
+        `pinned` (a paper id) asks about that paper alone: it is the whole scope, and the chat filters are
+        not merged into it (a year filter would otherwise swap in another paper of that year)."""
+        ex = Exchange(question=(question or "").strip(), pinned=pinned)
+        if pinned:
+            filters = Filters(paper_ids=[pinned])
         conv = [*conv, ex]
         yield conv
         try:
@@ -213,8 +204,10 @@ class ChatService:
     def ask(self, question: str, history: list[dict[str, Any]] | None = None,
             filters: dict[str, Any] | None = None) -> dict[str, Any]:
         """The API endpoint's body: same JSON object as `labqa ask --json` (Answer.to_dict())."""
+        text = api_validation.question(question)  # checked before the index: bad input is the client's to fix
+        turns = api_validation.history(history)
+        api_validation.filters(filters)
         if not self.build.ready:
             raise LabQAError(self.build.message())
-        answer = self.assistant.ask(question, filters=filters_from_dict(filters),
-                                    history=history_from_messages(history))
-        return answer.to_dict()
+        scope = api_validation.filters(filters, self.assistant.catalog)  # now the paper ids can be checked
+        return self.assistant.ask(text, filters=scope, history=turns).to_dict()

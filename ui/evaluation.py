@@ -9,6 +9,7 @@ import html
 import logging
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +100,44 @@ def run(service: Any, variants: list[str], k: float, progress: Any) -> dict[str,
     assistant.warm()
     questions = load_dataset(DEFAULT_DATASET, assistant.catalog)
 
+    asks = len(questions) * len(variants)
+
     def tick(done: int, total: int, label: str) -> None:
-        progress((done, total), desc=f"Evaluating {label}", unit="answers")
+        # The runner counts answering and scoring as one 2×asks scale; the bar shows them as the two phases
+        # they are, so the scoring phase is not counted as answers (nor shown stuck at 50 %).
+        if done <= asks and label != "scoring":
+            progress((done, asks), desc=f"Answering the questions ({label})", unit="answers")
+        else:
+            progress((done - asks) / max(total - asks, 1), desc="Scoring the answers (embedding answers and sources)")
 
     result = run_eval(assistant, questions, k=int(k), variants=variants, progress=tick)
     out = _run_dir()
     files = write_reports(result, out)
     return {"result": result, "files": {name: Path(p) for name, p in files.items()}}
+
+
+def rows_message(shown: list[list[Any]], failures_only: bool, variant: str = ALL) -> str:
+    """What an empty question table means (instead of a bare header row)."""
+    if shown:
+        return ""
+    which = "any variant" if variant == ALL else variant
+    text = (f"No failures: every question of {which} passes. Untick “Failures only” to see them all."
+            if failures_only else f"No questions were run for {which}.")
+    return f"<div class='lq-panel-empty'>{html.escape(text)}</div>"
+
+
+def report_zip(files: dict[str, Path]) -> str | None:
+    """report.md links its chart as chart.png (relative): downloaded alone, the image is broken. Ship both in
+    one zip, side by side, so the link works wherever it is unpacked."""
+    md, png = _file(files, ".md"), _file(files, ".png")
+    if md is None:
+        return None
+    out = Path(md).with_name("labqa-eval-report.zip")
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(md, "report.md")
+        if png is not None:
+            z.write(png, Path(png).name)
+    return str(out)
 
 
 def _run_dir(keep: int = 3) -> Path:
@@ -144,15 +176,15 @@ def build_tab(service: Any) -> None:
                          "The metrics table, a chart and every question's result appear here.</div>",
                          elem_id="lq-eval-status")
     with gr.Column(visible=False) as results:
-        with gr.Row(equal_height=False):
-            metrics = gr.Dataframe(label="Metrics per variant (all questions)", interactive=False, wrap=True,
-                                   scale=4, max_height=900, elem_id="lq-eval-metrics")
-            kinds = gr.Dataframe(label=f"{full}: metrics per question kind", interactive=False, wrap=True,
-                                 scale=5, max_height=900, elem_id="lq-eval-kinds")
+        # One above the other: side by side, the four variant columns did not fit in 1400 px.
+        metrics = gr.Dataframe(label="Metrics per variant (all questions)", interactive=False, wrap=True,
+                               max_height=900, elem_id="lq-eval-metrics")
+        kinds = gr.Dataframe(label=f"{full}: metrics per question kind", interactive=False, wrap=True,
+                             max_height=900, elem_id="lq-eval-kinds")
         with gr.Row():
             json_dl = gr.DownloadButton("⬇ results.json", size="sm", elem_id="lq-eval-json")
             csv_dl = gr.DownloadButton("⬇ results.csv", size="sm", elem_id="lq-eval-csv")
-            md_dl = gr.DownloadButton("⬇ report.md", size="sm", elem_id="lq-eval-md")
+            md_dl = gr.DownloadButton("⬇ report.zip (report.md + chart.png)", size="sm", elem_id="lq-eval-md")
         chart = gr.Image(label="Chart", type="filepath", interactive=False, buttons=["download"],
                          elem_id="lq-eval-chart")
         with gr.Row():
@@ -160,13 +192,14 @@ def build_tab(service: Any) -> None:
             failures_only = gr.Checkbox(False, label="Failures only", scale=1)
         table = gr.Dataframe(headers=ROW_COLUMNS, interactive=False, wrap=True, max_height=560,
                              column_widths=["6%", "11%", "9%", "24%", "20%", "20%", "10%"], elem_id="lq-eval-rows")
+        rows_note = gr.HTML("", elem_id="lq-eval-rows-note", container=False)
     last = gr.State(None)  # this session's last EvalResult
 
     def do_run(variants: list[str], k_value: float, variant: str, fails: bool,
                progress=gr.Progress()):  # type: ignore[no-untyped-def]  # noqa: B008 - Gradio's injection idiom
         def failed(message: str):  # type: ignore[no-untyped-def]
             return (f"<div class='lq-error'>⚠ {html.escape(message)}</div>", gr.Column(visible=False),
-                    *(gr.skip(),) * 7, None)
+                    *(gr.skip(),) * 8, None)
 
         try:
             got = run(service, variants, k_value or 5, progress)
@@ -186,17 +219,23 @@ def build_tab(service: Any) -> None:
             path = _file(files, suffix)
             return gr.DownloadButton(value=path, visible=path is not None)
 
+        shown = question_rows(result.rows, view, fails)
+        zipped = report_zip(files)
         return (summary_markdown(result), gr.Column(visible=True), gr.Dataframe(value=rows, headers=heads),
                 gr.Dataframe(value=krows, headers=kheads), _file(files, ".png"), dl(".json"), dl(".csv"),
-                dl(".md"), question_rows(result.rows, view, fails), result)
+                gr.DownloadButton(value=zipped, visible=zipped is not None), shown, rows_message(shown, fails),
+                result)
 
     start.click(do_run, [chosen, k, show_variant, failures_only],
-                [status, results, metrics, kinds, chart, json_dl, csv_dl, md_dl, table, last],
+                [status, results, metrics, kinds, chart, json_dl, csv_dl, md_dl, table, rows_note, last],
                 concurrency_limit=1, concurrency_id="evaluation", api_visibility="private")
 
     def refilter(result: Any, variant: str, fails: bool):  # type: ignore[no-untyped-def]
-        return question_rows(result.rows, variant, fails) if result is not None else []
+        if result is None:
+            return [], ""
+        shown = question_rows(result.rows, variant, fails)
+        return shown, rows_message(shown, fails, variant)
 
-    show_variant.change(refilter, [last, show_variant, failures_only], table, queue=False, api_visibility="private")
-    failures_only.change(refilter, [last, show_variant, failures_only], table, queue=False,
-                         api_visibility="private")
+    for control in (show_variant, failures_only):
+        control.change(refilter, [last, show_variant, failures_only], [table, rows_note], queue=False,
+                       api_visibility="private")

@@ -8,7 +8,7 @@ from rag.catalog import fold, sort_key
 from rag.types import Paper
 from ui.cards import authors_text, esc, link_html, safe_url, tex_to_text, when_text
 
-COLUMNS = ["Date", "arXiv", "Code", "Title", "Authors"]
+COLUMNS = ["Date", "Area", "Code", "Title", "Authors"]  # Area: the arXiv category, e.g. cs.LG
 SORTS = {
     "Newest first": (lambda p: sort_key(p), True),
     "Oldest first": (lambda p: sort_key(p), False),
