@@ -56,7 +56,7 @@ def compose(plan: Plan, stats: TermStats) -> tuple[str, list[Cited]]:
         return f"[{len(cited)}]"
 
     def pick(ev: Evidence, n: int = 1, contribution: bool = False) -> list[SentenceInfo]:
-        return _best_sentences(ev.paper, qterms, stats, n, quantity, contribution)
+        return _best_sentences(ev, qterms, stats, n, quantity, contribution)
 
     k = plan.kind
     # only the first three authors are known where a source cut the list: say so when authors decide the answer
@@ -173,17 +173,19 @@ def _aspects(paper: Paper, qterms: list[str], stats: TermStats) -> list[tuple[st
 
 # ---- sentence choice ----------------------------------------------------------------------------------------
 
-def _best_sentences(paper: Paper, qterms: list[str], stats: TermStats, n: int, quantity: bool,
+def _best_sentences(ev: Evidence, qterms: list[str], stats: TermStats, n: int, quantity: bool,
                     contribution: bool = False) -> list[SentenceInfo]:
     """The n sentences that best answer the question: question words (IDF-weighted) first, then sentences
     that state the paper's own contribution over background ones. With `contribution`, the sentence that
     says what the paper proposes is added when the others miss it, so a one-paper answer says what the work is."""
-    pr = stats.profile_of(paper.paper_id)
+    pr = stats.profile_of(ev.paper.paper_id)
     if pr is None or not pr.sentences:
         return []
     q = set(qterms)
     scored = []
-    for s in pr.sentences:
+    # the abstract's sentences, and those of retrieved pages of the paper's PDF (a body-only fact is there)
+    body = [s for p in ev.passages if p.page is not None for s in stats.passage_sentences(p.text)]
+    for s in [*pr.sentences, *body]:
         score = sum(stats.vocab.idf(t) for t in q & s.terms)
         score += 1.5 * s.proposal + 0.5 * s.own + 0.5 * s.named - 1.0 * s.background
         if quantity and re.search(r"\d", s.text):
@@ -215,6 +217,9 @@ def _join(sents: list[SentenceInfo]) -> str:
 
 
 def _snippet(ev: Evidence, highlights: list[str]) -> str:
+    for p in ev.passages:  # a quoted sentence from a PDF page: show that page (its citation names the page)
+        if p.page is not None and any(h in p.text for h in highlights):
+            return p.text
     for p in ev.passages:
         if highlights and all(h in p.text for h in highlights):
             return p.text

@@ -78,7 +78,10 @@ def features(stats: TermStats, sides: list[list[str]], pool: list[Evidence]) -> 
             "lexical_rel": e.lexical / best_lex,
             "coverage": best(stats.keep_coverage),
             "coverage_all": best(stats.coverage),
-            "local": best(stats.local_coverage),
+            # evidence in one sentence, of the abstract or of a retrieved page of the paper's PDF
+            "local": max(best(stats.local_coverage),
+                         max((stats.local_in(q, body) for q in sides if q), default=0.0) if (body := [
+                             p.text for p in e.passages if p.page is not None]) else 0.0),
             "focus": best(stats.focus),
             "title": best(stats.title_coverage),
             "rank": 1.0 / (rank + 1),

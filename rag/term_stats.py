@@ -135,6 +135,24 @@ class TermStats:
         pr = self.profile_of(paper_id)
         return max((self._cover(question_terms, w) for w in pr.windows), default=0.0) if pr else 0.0
 
+    def passage_sentences(self, text: str) -> list[SentenceInfo]:
+        """A retrieved passage of a PDF's body as sentences with their roles (built per question: body text is
+        not profiled up front, only the passages retrieval brings)."""
+        out = []
+        for i, sent in enumerate(sentences(text)):
+            if INSTRUCTION.search(sent):
+                continue
+            st = frozenset(self.acronyms.document(terms(sent)))
+            is_bg = bool(BACKGROUND.search(sent)) and not WE.search(sent)
+            out.append(SentenceInfo(sent, st, i, bool(OWN_WORK.search(sent)) and not is_bg, bool(PROPOSAL.search(sent)),
+                                    bool(NAMED_CLAIM.search(sent)), is_bg))
+        return out
+
+    def local_in(self, question_terms: list[str], texts: list[str]) -> float:
+        """Local coverage over the sentences of some passages (a PDF body's evidence is in one sentence too)."""
+        return max((self._cover(question_terms, s.terms) for t in texts for s in self.passage_sentences(t)),
+                   default=0.0)
+
     def known(self, question_terms: list[str]) -> list[str]:
         return [t for t in question_terms if self.vocab.df.get(t, 0)]
 
