@@ -637,3 +637,20 @@ def test_11_minor_findings(server: str, browser: Any) -> None:
     heads = page.locator("#lq-papers th").all_inner_texts()
     assert "Area" in [h.strip() for h in heads] and "arXiv" not in [h.strip() for h in heads]
     page.context.close()
+
+
+def test_3b_clear_while_an_answer_streams_stops_it(llm_server: str, browser: Any) -> None:
+    """Clearing during a streamed answer stops it and drops the question waiting behind it; the chat stays
+    empty and the next question is answered normally."""
+    page = new_page(browser, llm_server)
+    send(page, QUESTION)
+    page.wait_for_function(f"document.querySelectorAll('{BOTS}').length === 1")
+    send(page, "What is EISAM?")  # waiting behind the first
+    page.click("#lq-clear")
+    page.wait_for_function(f"document.querySelectorAll('{BOTS}').length === 0")
+    page.wait_for_timeout(3500)  # longer than the rest of the first answer would have streamed
+    assert page.locator(BOTS).count() == 0 and page.locator(USERS).count() == 0
+    send(page, "What is EISAM?")
+    wait_answers(page, 1, timeout=60000)
+    assert page.locator(USERS).count() == 1
+    page.context.close()
