@@ -492,7 +492,8 @@ def test_8_reload_keeps_the_conversation_and_filters_until_cleared(server: str, 
     first = cards(page)
     open_filters(page)
     choose(page, "#lq-code", "With code")
-    page.wait_for_timeout(300)
+    page.wait_for_function("document.querySelector('#lq-filters').innerText.includes('with released code')")
+    page.wait_for_timeout(300)  # (the browser writes localStorage right after the value arrives)
     page.reload()
     page.wait_for_function("document.body.innerText.includes('31 papers')", timeout=60000)
     page.wait_for_function(f"document.querySelectorAll('{BOTS}').length === 1")
@@ -635,4 +636,21 @@ def test_11_minor_findings(server: str, browser: Any) -> None:
     page.get_by_role("tab", name="Papers").click()
     heads = page.locator("#lq-papers th").all_inner_texts()
     assert "Area" in [h.strip() for h in heads] and "arXiv" not in [h.strip() for h in heads]
+    page.context.close()
+
+
+def test_3b_clear_while_an_answer_streams_stops_it(llm_server: str, browser: Any) -> None:
+    """Clearing during a streamed answer stops it and drops the question waiting behind it; the chat stays
+    empty and the next question is answered normally."""
+    page = new_page(browser, llm_server)
+    send(page, QUESTION)
+    page.wait_for_function(f"document.querySelectorAll('{BOTS}').length === 1")
+    send(page, "What is EISAM?")  # waiting behind the first
+    page.click("#lq-clear")
+    page.wait_for_function(f"document.querySelectorAll('{BOTS}').length === 0")
+    page.wait_for_timeout(3500)  # longer than the rest of the first answer would have streamed
+    assert page.locator(BOTS).count() == 0 and page.locator(USERS).count() == 0
+    send(page, "What is EISAM?")
+    wait_answers(page, 1, timeout=60000)
+    assert page.locator(USERS).count() == 1
     page.context.close()
