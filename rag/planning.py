@@ -94,6 +94,10 @@ class Planner:
             if scope is None:
                 return Plan(parsed, PlanKind.NO_HISTORY, filters=f, message=f"{NO_HISTORY} {NO_HISTORY_HINT}")
             f.paper_ids = [p.paper_id for p in scope]
+        if scope is None and extra is not None and extra.paper_ids:
+            # papers chosen in the UI ("Ask about this paper"): the question is about exactly those
+            pinned = [self.catalog.by_id[i] for i in extra.paper_ids if i in self.catalog.by_id]
+            return self._pinned_plan(parsed, f, pinned, parsed.intent if use_metadata else Intent.TOPIC)
         intent = parsed.intent if use_metadata else Intent.TOPIC
         named = [self.catalog.by_id[i] for i in parsed.mentions if i in self.catalog.by_id]
 
@@ -127,6 +131,20 @@ class Planner:
         # the sources also show the named papers' companions (a reproducibility study of the paper)
         ranked = self._with_companions(list(ev), [], several=True)
         return Plan(parsed, kind, papers=cited, ranked=ranked, filters=f, topic=parsed.topic, also=also)
+
+    def _pinned_plan(self, parsed: ParsedQuery, f: Filters, pinned: list[Paper], intent: Intent) -> Plan:
+        """A question about papers the user chose: those papers, whatever the question's words match elsewhere
+        (no relevance cut, no companions)."""
+        kind = {Intent.AUTHORS: PlanKind.AUTHORS, Intent.CODE: PlanKind.CODE, Intent.COMPARE: PlanKind.COMPARE,
+                Intent.COUNT: PlanKind.COUNT, Intent.ORDER: PlanKind.ORDER}.get(
+            intent, PlanKind.DETAIL if len(pinned) == 1 else PlanKind.LIST)
+        ev = [self._evidence(p) for p in pinned]
+        if kind == PlanKind.ORDER:
+            ev = sorted(ev, key=lambda e: sort_key(e.paper), reverse=parsed.order == "desc")
+        also = [e.paper for e in ev[1:]] if kind == PlanKind.ORDER else []
+        cited = ev[:1] if kind == PlanKind.ORDER else ev
+        return Plan(parsed, kind if ev else PlanKind.NONE, papers=cited, ranked=ev, filters=f, topic=parsed.topic,
+                    also=also, scope=pinned)
 
     def _catalog_plan(self, parsed: ParsedQuery, f: Filters, scope: list[Paper] | None, intent: Intent,
                       mode: str) -> Plan:
