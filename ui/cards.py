@@ -9,6 +9,8 @@ import html
 import re
 from urllib.parse import urlparse
 
+from rag import formatting
+from rag.formatting import authors_text
 from rag.types import Answer, Citation, Paper
 
 # A few TeX fragments appear in titles and abstracts ($\varepsilon$-constrained, $\mathrm{MRD}$). Render the
@@ -61,16 +63,9 @@ def safe_url(url: str | None) -> str | None:
     return url.strip() if parsed.scheme in ("http", "https") and parsed.netloc else None
 
 
-def authors_text(authors: list[str], truncated: bool) -> str:
-    if not authors:
-        return "authors unknown"
-    return ", ".join(authors) + (" et al." if truncated else "")
-
-
 def when_text(date: str | None, year: int | None, year_inferred: bool = False) -> str:
-    if date and year and year_inferred:
-        return f"{date}, {year} (year inferred)"
-    return date or (str(year) if year else "date unknown")
+    """The card's date: an inferred year is marked as such (rag.formatting is the one place for this)."""
+    return formatting.when_text(date, year, year_inferred, mark_inferred=True)
 
 
 def link_label(url: str, has_code: bool) -> str:
@@ -226,19 +221,10 @@ def answer_markdown(text: str) -> str:
     return out.replace("$", "\\$")
 
 
-def _end(text: str) -> str:
-    """A reference part closed by one full stop: "Puns?" stays "Puns?", never "Puns?."."""
-    text = text.rstrip()
-    return text if text.endswith((".", "?", "!")) else text + "."
-
-
 def references_text(answer: Answer) -> str:
     """Plain-text reference list (what the copy button puts on the clipboard after the answer)."""
     lines = [answer.answer.strip()]
     if answer.citations:
         lines += ["", "References"]
-        for c in answer.citations:
-            link = f" {c.url}" if c.url else ""
-            lines.append(f"[{c.n}] {_end(c.title)} {authors_text(c.authors, c.authors_truncated)} "
-                         f"({c.year or 'year unknown'}).{link}")
+        lines += [formatting.reference(c) for c in answer.citations]
     return "\n".join(lines)
