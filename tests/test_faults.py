@@ -29,6 +29,7 @@ from test_server_mode import DATA, EXTRA_PAPER, ROOT, labqa
 from rag.errors import StoreError
 
 QUESTION = "What is EISAM?"
+TOPIC_QUESTION = "Which work improves tail items in LLM-based recommender systems?"
 EISAM_TITLE = "Taming the Long Tail"
 
 
@@ -92,15 +93,17 @@ def test_chroma_server_stops_mid_session_then_returns(chroma_server: ChromaServe
     assert assistant.ask(QUESTION).citations[0].title.startswith(EISAM_TITLE)
 
     server.stop()
+    # a question that names its paper is answered from the catalog already loaded; one that needs the
+    # vectors must say where the store went
     with pytest.raises(StoreError) as err:
-        assistant.ask(QUESTION)
+        assistant.ask(TOPIC_QUESTION)
     assert f"Cannot reach the Chroma server at {server.url}" in str(err.value)
     assert "chroma run --path" in str(err.value)
     assert_clear_failure(labqa("ask", QUESTION, url=server.url, check=False),
                          f"Cannot reach the Chroma server at {server.url}", "chroma run --path")
 
     server.start()  # same folder, same port: the same session recovers without a restart
-    assert assistant.ask(QUESTION).citations[0].title.startswith(EISAM_TITLE)
+    assert any(c.title.startswith(EISAM_TITLE) for c in assistant.ask(TOPIC_QUESTION).citations)
     answer = json.loads(labqa("ask", "--json", QUESTION, url=server.url).stdout)
     assert answer["citations"][0]["title"].startswith(EISAM_TITLE)
 
