@@ -449,6 +449,8 @@ def test_5_filter_that_conflicts_with_the_question_is_named(server: str, browser
     open_filters(page)
     choose(page, "#lq-year-from", "2023")
     choose(page, "#lq-year-to", "2023")
+    # the filters' title names what the server has received: ask only once both years have arrived
+    page.wait_for_function("(document.querySelector('#lq-filters').innerText.match(/2023/g) || []).length >= 2")
     send(page, "Which papers were published in 2025?")
     wait_answers(page, 1)
     text = last_answer(page)
