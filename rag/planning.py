@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from rag.catalog import Catalog, newest_first, sort_key
 from rag.prompts import FILTER_CONFLICT, NO_HISTORY, NO_HISTORY_HINT
-from rag.query_parser import Intent, ParsedQuery, linker_for
+from rag.query_parser import PLURAL, Intent, ParsedQuery, linker_for
 from rag.relevance import Judged, judge
 from rag.retrieval import Index
 from rag.settings import RelevanceSettings
@@ -193,7 +193,9 @@ class Planner:
         papers = [j.evidence for j in keep]
         if parsed.exclude_topic:
             papers = [e for e in papers if not self._about_words(e.paper, parsed.exclude_topic)]
-        papers = self._with_companions(papers, self.stats.terms(query), several=len(papers) > 1)
+        # a question asking for papers (plural) also gets a cited paper's companion study
+        several = len(papers) > 1 or (not parsed.singular and bool(PLURAL.search(parsed.question)))
+        papers = self._with_companions(papers, self.stats.terms(query), several=several)
         also: list[Paper] = []
         if intent == Intent.ORDER:
             papers = sorted(papers, key=lambda e: sort_key(e.paper), reverse=parsed.order == "desc")
