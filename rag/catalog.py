@@ -13,14 +13,6 @@ from dataclasses import dataclass, field
 
 from rag.types import Filters, Paper
 
-CATEGORY_NAMES = {
-    "cs.CV": ["computer vision", "vision"],
-    "cs.IR": ["information retrieval"],
-    "cs.LG": ["machine learning"],
-    "cs.CL": ["computation and language", "natural language processing", "nlp"],
-    "cs.AI": ["artificial intelligence"],
-    "cs.CR": ["cryptography and security", "cryptography", "security"],
-}
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
 _QUOTED = re.compile(r"[\"“”‘’'«»]([^\"“”«»]{12,400}?)[\"“”’'«»]")

@@ -61,13 +61,14 @@ class Linker:
             key = " ".join(fold(a).split())
             self.full_names.setdefault(key, a)
         self.name_words = set(catalog.by_name_word)
+        self.squashed_names = {k.replace(" ", "").replace("-", ""): n for k, n in self.full_names.items()}
 
     def warm(self) -> None:
         """Build the lazily computed indexes now (vocabulary, English words, the fuzzy matcher's import)."""
         import rapidfuzz.process  # noqa: F401
 
         english_words()
-        _ = self._by_first_letter, self.vocabulary_names
+        _ = self._by_first_letter, self.vocabulary_names, self._single_names
 
     # ---- vocabulary ----------------------------------------------------------------------------------
     @cached_property
@@ -156,6 +157,10 @@ class Linker:
         return sorted(out, key=lambda t: t[1])
 
     @cached_property
+    def _single_names(self) -> list[str]:
+        return [k for k in self.paper_names if " " not in k and len(k) >= 5]
+
+    @cached_property
     def vocabulary_names(self) -> frozenset[str]:
         """Names that are not English words as written in lower case (e.g. "eisam", "cure4rec")."""
         return frozenset(k for k in self.paper_names if k not in english_words())
@@ -164,8 +169,7 @@ class Linker:
         from rapidfuzz.distance import Levenshtein
         from rapidfuzz.process import extractOne
 
-        singles = [k for k in self.paper_names if " " not in k and len(k) >= 5]
-        hit = extractOne(key, singles, scorer=Levenshtein.distance, score_cutoff=1 if len(key) < 8 else 2)
+        hit = extractOne(key, self._single_names, scorer=Levenshtein.distance, score_cutoff=1 if len(key) < 8 else 2)
         return self.paper_names[hit[0]] if hit else None
 
     # ---- authors -------------------------------------------------------------------------------------
@@ -210,10 +214,9 @@ class Linker:
             return self.full_names[key]
         if len(folded_words) == 2 and f"{folded_words[1]} {folded_words[0]}" in self.full_names:
             return self.full_names[f"{folded_words[1]} {folded_words[0]}"]
-        squashed = key.replace(" ", "")
-        for k, name in self.full_names.items():
-            if k.replace(" ", "") == squashed:
-                return name
+        squashed = key.replace(" ", "").replace("-", "")  # "XiaoHua" / "Xiao Hua" / "Xiao-hua"
+        if squashed in self.squashed_names:
+            return self.squashed_names[squashed]
         if len(squashed) >= 7 and all(len(w) >= 2 for w in folded_words):
             from rapidfuzz.distance import Levenshtein
             from rapidfuzz.process import extractOne

@@ -282,7 +282,7 @@ def _years(text: str, q: ParsedQuery, listing_year: int, sp: _Spans) -> None:
 
 
 def _relative_years(m: re.Match[str], f: Filters, listing_year: int) -> None:
-    """"this year", "last year", "the last two years", "the past few years"."""
+    """Relative years: 'this year', 'last year', 'the last two years', 'the past few years'."""
     which, n = m.group(1).lower(), m.group(2)
     count = NUMBER_WORDS.get((n or "").lower()) or (int(n) if n and n.isdigit() else None)
     if which == "this" and not count:

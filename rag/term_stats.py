@@ -163,15 +163,6 @@ class TermStats:
         total = sum(self.vocab.idf(t) for t in q)
         return sum(self.vocab.idf(t) for t in q if not self.vocab.df.get(t, 0)) / total if total else 0.0
 
-    def missing(self, question_terms: list[str], paper_id: str) -> float:
-        """The weight of the most distinctive question word the paper lacks, relative to the weight of a word
-        no paper uses (1.0 = the paper lacks a word the collection never uses; 0 = it lacks nothing)."""
-        t = self.paper_terms.get(paper_id, frozenset())
-        top = self.vocab.idf("\0never-used")
-        lacking = [self.vocab.idf(w) for w in question_terms
-                   if w not in t and not any(all(x in t for x in e) for e in self._spellings(w))]
-        return max(lacking, default=0.0) / top
-
     def keep_coverage(self, qterms: list[str], paper_id: str) -> float:
         """Coverage over the question words the collection knows (a synonym no paper uses sinks none)."""
         return self.coverage(self.known(qterms), paper_id)

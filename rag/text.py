@@ -83,15 +83,6 @@ class Vocabulary:
     def idf(self, term: str) -> float:
         return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5)) + 1.0
 
-    def coverage(self, query_terms: list[str], doc_terms: set[str]) -> float:
-        """Share of the query's IDF mass found in the document (1.0 = every content word is there)."""
-        q = set(query_terms)
-        total = sum(self.idf(t) for t in q)
-        return sum(self.idf(t) for t in q if t in doc_terms) / total if total else 0.0
-
-    def overlap(self, query_terms: list[str], doc_terms: set[str]) -> float:
-        return sum(self.idf(t) for t in set(query_terms) if t in doc_terms)
-
 
 # ---- acronyms ------------------------------------------------------------------------------------------------
 # "Large Language Models (LLMs)" defines LLM. A question that says "large language models" and a paper that

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.assistant import MAX_QUESTION_CHARS
-from rag.catalog import CATEGORY_NAMES
 from rag.errors import LabQAError
+from rag.lexicon import CATEGORY_LABELS
 from rag.settings import Settings
 from rag.types import Filters
 from ui import mcp_tools, saved
@@ -332,7 +332,7 @@ def build_app(settings: Settings, assistant=None, build: IndexBuild | None = Non
             years = sorted({p.year for p in papers if p.year})
             cats = sorted({p.category for p in papers if p.category})
             authors_all = sorted({a for p in papers for a in p.authors})
-            cat_choices = [(f"{c} ({CATEGORY_NAMES[c][0]})" if c in CATEGORY_NAMES else c, c) for c in cats]
+            cat_choices = [(f"{c} ({CATEGORY_LABELS[c]})" if c in CATEGORY_LABELS else c, c) for c in cats]
             shown = papers_view.search(papers, query, order)
             kept = saved.filters_from_json(stored_filters, years, authors_all, cats)
             history = saved.conversation_from_json(stored_conv)
