@@ -108,7 +108,7 @@ def compose(plan: Plan, stats: TermStats) -> tuple[str, list[Cited]]:
         lines.append(f"Side by side ({_n(len(plan.papers), 'paper')}):")
         for ev in plan.papers:
             aspects = _aspects(ev.paper, qterms, stats)
-            parts = "; ".join(f"*{label}*: {trim(s.text)}" for label, s in aspects)
+            parts = "; ".join(f"*{label}*: {trim(s.text).rstrip('.')}" for label, s in aspects)
             lines.append(f"- **{short_name(ev.paper)}** ({paper_when(ev.paper)}) — {parts} "
                          f"{cite(ev, [s for _, s in aspects])}")
     elif k == K.DETAIL:
