@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from rag.types import Filters, Paper
 
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
+T = TypeVar("T")
+# Sources that say whether a paper released code (the seed listing's "Code" flag, a CSV/JSONL code column).
+CODE_SOURCES = ("listing", "csv", "jsonl")
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
 _QUOTED = re.compile(r"[\"“”‘’'«»]([^\"“”«»]{12,400}?)[\"“”’'«»]")
 
@@ -40,8 +45,14 @@ def sort_key(p: Paper) -> tuple[int, int, int]:
 
 def newest_first(papers: list[Paper]) -> list[Paper]:
     """Most recent first; undated papers last."""
-    dated = sorted((p for p in papers if p.year), key=sort_key, reverse=True)
-    return dated + [p for p in papers if not p.year]
+    return chronological(papers, lambda p: p, newest=True)
+
+
+def chronological(items: list[T], paper_of: Callable[[T], Paper], newest: bool) -> list[T]:
+    """Items by their paper's date, newest or oldest first; undated papers last either way (an undated paper is
+    neither the newest nor the oldest)."""
+    dated = sorted((x for x in items if paper_of(x).year), key=lambda x: sort_key(paper_of(x)), reverse=newest)
+    return dated + [x for x in items if not paper_of(x).year]
 
 
 def _words(folded: str) -> list[str]:
@@ -62,6 +73,10 @@ class Catalog:
         self.by_year: dict[int, set[str]] = {}
         self.by_category: dict[str, set[str]] = {}
         self.with_code: set[str] = set()
+        # Papers whose source records the field at all: a negated filter ("not by X", "not in CV", "without code")
+        # keeps only papers known not to match, never ones the sources say nothing about (an abstract-only record
+        # has no authors, category, year or code flag).
+        self.known: dict[str, set[str]] = {"authors": set(), "category": set(), "year": set(), "code": set()}
         # folded author name → the spelling in the listing; folded name word → ids of papers with that word
         self.author_by_folded: dict[str, str] = {}
         self.by_name_word: dict[str, set[str]] = {}
@@ -72,6 +87,10 @@ class Catalog:
                 self.by_category.setdefault(p.category, set()).add(p.paper_id)
             if p.has_code:
                 self.with_code.add(p.paper_id)
+            for key, known in (("authors", bool(p.authors)), ("category", bool(p.category)), ("year", bool(p.year)),
+                               ("code", p.has_code or any(s.kind in CODE_SOURCES for s in p.provenance))):
+                if known:
+                    self.known[key].add(p.paper_id)
             for a in p.authors:
                 key = " ".join(fold(a).split())
                 self.author_by_folded.setdefault(key, a)
@@ -161,7 +180,7 @@ class Catalog:
         if f.has_code is True:
             sets.append(self.with_code)
         elif f.has_code is False:
-            sets.append(self.all_ids - self.with_code)
+            sets.append(self.known["code"] - self.with_code)
         if f.categories:
             sets.append({pid for c in f.categories for pid in self.by_category.get(c, set())})
         for name in f.authors:
@@ -174,11 +193,11 @@ class Catalog:
                 ids &= s
             ids &= self.all_ids
         for name in f.exclude_authors:
-            ids -= self.author_ids(name)
+            ids = (ids & self.known["authors"]) - self.author_ids(name)
         for c in f.exclude_categories:
-            ids -= self.by_category.get(c, set())
+            ids = (ids & self.known["category"]) - self.by_category.get(c, set())
         for y in f.exclude_years:
-            ids -= self.by_year.get(y, set())
+            ids = (ids & self.known["year"]) - self.by_year.get(y, set())
         if f.paper_ids:  # keep the order the conversation gave them
             order = {pid: i for i, pid in enumerate(f.paper_ids)}
             return [self.by_id[pid] for pid in sorted(ids, key=lambda pid: order[pid])]

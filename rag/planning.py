@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from rag.catalog import Catalog, newest_first, sort_key
+from rag.catalog import Catalog, chronological, newest_first
 from rag.prompts import FILTER_CONFLICT, NO_HISTORY, NO_HISTORY_HINT
 from rag.query_parser import PLURAL, Intent, ParsedQuery, linker_for
 from rag.relevance import Judged, judge
@@ -122,7 +122,7 @@ class Planner:
             return Plan(parsed, PlanKind.NO_HISTORY, filters=f, message=(
                 f"The question names no paper I can find. {NO_HISTORY}"))
         if kind == PlanKind.ORDER:
-            papers = sorted(papers, key=sort_key, reverse=parsed.order == "desc")
+            papers = chronological(papers, _same, newest=parsed.order == "desc")
         ev = [self._evidence(p) for p in papers]
         if kind in (PlanKind.TOPIC, PlanKind.DETAIL):
             ev = self._with_companions(ev, self.stats.terms(parsed.topic), several=False)
@@ -140,7 +140,7 @@ class Planner:
             intent, PlanKind.DETAIL if len(pinned) == 1 else PlanKind.LIST)
         ev = [self._evidence(p) for p in pinned]
         if kind == PlanKind.ORDER:
-            ev = sorted(ev, key=lambda e: sort_key(e.paper), reverse=parsed.order == "desc")
+            ev = chronological(ev, _paper, newest=parsed.order == "desc")
         also = [e.paper for e in ev[1:]] if kind == PlanKind.ORDER else []
         cited = ev[:1] if kind == PlanKind.ORDER else ev
         return Plan(parsed, kind if ev else PlanKind.NONE, papers=cited, ranked=ev, filters=f, topic=parsed.topic,
@@ -169,8 +169,7 @@ class Planner:
             PlanKind.LIST if len(candidates) != 1 else PlanKind.DETAIL)
         also: list[Paper] = []
         if kind == PlanKind.ORDER:
-            candidates = sorted((p for p in candidates if p.year), key=sort_key, reverse=parsed.order == "desc") \
-                + [p for p in candidates if not p.year]
+            candidates = chronological(candidates, _same, newest=parsed.order == "desc")
             candidates, also = candidates[:1], candidates[1:]
         ev = [self._evidence(p) for p in candidates]
         return Plan(parsed, kind if ev else PlanKind.NONE, papers=ev, ranked=ev, filters=f, topic=parsed.topic,
@@ -198,7 +197,7 @@ class Planner:
         papers = self._with_companions(papers, self.stats.terms(query), several=several)
         also: list[Paper] = []
         if intent == Intent.ORDER:
-            papers = sorted(papers, key=lambda e: sort_key(e.paper), reverse=parsed.order == "desc")
+            papers = chronological(papers, _paper, newest=parsed.order == "desc")
             also, papers = [e.paper for e in papers[1:]], papers[:1]
         # a list question on a topic reads as a topic answer: every relevant paper, closest first
         kind = {Intent.AUTHORS: PlanKind.AUTHORS, Intent.DETAIL: PlanKind.DETAIL,
@@ -280,6 +279,14 @@ class Planner:
 
     def _evidence(self, paper: Paper) -> Evidence:
         return Evidence(paper=paper, score=1.0, passages=self.index.passages_of(paper.paper_id))
+
+
+def _same(p: Paper) -> Paper:
+    return p
+
+
+def _paper(e: Evidence) -> Paper:
+    return e.paper
 
 
 def merge(a: Filters, b: Filters | None) -> Filters:

@@ -220,7 +220,8 @@ def parse(question: str, catalog: Catalog, listing_year: int) -> ParsedQuery:
 # ---- years -------------------------------------------------------------------------------------------------
 _Y = r"(\d{4})"
 _YEAR_RULES: list[tuple[str, str]] = [
-    (rf"\b(?:between|from) {_Y} (?:and|to|until|through|till|-) {_Y}\b", "range"),
+    # "between 2023 and 2025" and "from 2023 to 2025" are ranges; "from 2023 and 2025" names two years (a set)
+    (rf"\bbetween {_Y} (?:and|to|until|through|till|-) {_Y}\b|\bfrom {_Y} (?:to|until|through|till|-) {_Y}\b", "range"),
     (rf"\b{_Y}\s*(?:-|–|—|to|until|through|till)\s*{_Y}\b", "range"),
     (rf"\b(?:since|starting(?: in| from)?|in or after|no earlier than|as of|from) {_Y}(?: on(?:wards?)?| and (?:later|after))\b"
      rf"|\b{_Y} (?:or|and) (?:later|after|since|newer|onwards?|beyond)\b|\b{_Y} onwards?\b|\b(?:since|starting(?: in| from)?|"
@@ -380,8 +381,8 @@ def _authors(text: str, catalog: Catalog, linker: Linker, q: ParsedQuery, sp: _S
         if a.name not in target:
             target.append(a.name)
         sp.take(a.start, end)
-    if f.authors:
-        if m := AUTHOR_POSITION.search(text):
+    if f.authors or f.exclude_authors:
+        if f.authors and (m := AUTHOR_POSITION.search(text)):
             word = next(g for g in m.groups() if g).lower()
             if word in POSITIONS:
                 f.author_position = POSITIONS[word]
@@ -485,7 +486,8 @@ def _intent(q: ParsedQuery, text: str) -> Intent:
         return Intent.AUTHORS
     f = q.filters
     other_filters = f.years or f.year_from or f.year_to or f.authors or f.categories
-    if CODE_WORD.search(text) and CODE_WHERE.search(text) and (
+    # "where is the code for VoP?", "github for CURE4Rec", "does LEGO have code?": a link, not a filter
+    if CODE_WORD.search(text) and (CODE_WHERE.search(text) or q.mentions) and (
             q.mentions or (not PLURAL.search(text) and not other_filters)):
         q.filters.has_code = None  # "where is the code for VoP?" asks for a link, not for a filter
         return Intent.CODE

@@ -96,8 +96,9 @@ def test_first_author_position(assistant: Assistant) -> None:
 
 def test_negated_code(assistant: Assistant) -> None:
     a = assistant.ask("which papers did not release code?")
-    expected = {p.title for p in assistant.catalog.papers if not p.has_code}
-    assert titles(a) == expected
+    # only papers whose source records the code flag: the abstract-only companion says nothing about code
+    expected = {p.title for p in assistant.catalog.papers if not p.has_code and p.category}
+    assert titles(a) == expected and len(expected) == 25
     assert "without released code" in a.answer
 
 
@@ -200,3 +201,28 @@ def test_the_stop_word_copy_is_scikit_learns_list() -> None:
     from rag.lexicon import ENGLISH_STOP_WORDS
 
     assert original == ENGLISH_STOP_WORDS
+
+
+def test_two_years_joined_by_and_are_a_set_not_a_range(catalog: Catalog) -> None:
+    f = parse("list every paper from 2023 and 2025", catalog, YEAR).filters
+    assert sorted(f.years) == [2023, 2025] and f.year_from is None
+    f = parse("papers from 2023 to 2025", catalog, YEAR).filters
+    assert (f.year_from, f.year_to) == (2023, 2025)
+
+
+def test_not_by_an_author_lists_the_papers_known_to_be_by_others(assistant: Assistant) -> None:
+    a = assistant.ask("papers not by Yuyuan Li")
+    expected = {p.title for p in assistant.catalog.papers if p.authors and "Yuyuan Li" not in p.authors}
+    assert titles(a) == expected and not a.abstained
+    assert "not by Yuyuan Li" in a.filters
+
+
+def test_a_named_paper_with_a_code_word_asks_for_its_link(assistant: Assistant) -> None:
+    for q in ("github for CURE4Rec", "does LEGO have code?"):
+        a = assistant.ask(q)
+        assert len(a.citations) == 1 and "github.com" in a.answer, q
+
+
+def test_an_undated_paper_is_never_the_newest(assistant: Assistant) -> None:
+    a = assistant.ask("newest paper on fairness")
+    assert a.citations and a.citations[0].year is not None
