@@ -18,7 +18,7 @@ from rag.planning import Plan
 from rag.planning import PlanKind as K
 from rag.prompts import ABSTAIN_PREFIX, AUTHORS_CAVEAT, NEAREST_TOPICS, NO_MATCH
 from rag.term_stats import SentenceInfo, TermStats
-from rag.types import Evidence, Paper
+from rag.types import POSITION_WORDS, Evidence, Paper
 
 QUANTITY = re.compile(r"\b(how (?:many|much|large|big|long)|what (?:size|number|percentage|gain|improvement|"
                       r"average)|by how much)\b", re.I)
@@ -76,7 +76,7 @@ def compose(plan: Plan, stats: TermStats) -> tuple[str, list[Cited]]:
         lines.append(plan.message or _none(plan))
     elif k == K.COUNT:
         n = len(plan.papers)
-        lines.append(f"**{n}** paper{'s' if n != 1 else ''} {_criteria(plan)}:")
+        lines.append(_headed(f"**{n}** paper{'s' if n != 1 else ''}", _criteria(plan)) + ":")
         for ev in plan.papers:
             lines.append(f"- **{ev.paper.title}** ({paper_when(ev.paper)}) {cite(ev, [])}")
     elif k == K.AUTHORS:
@@ -120,7 +120,7 @@ def compose(plan: Plan, stats: TermStats) -> tuple[str, list[Cited]]:
             lines.append(f"Code or project page: {ev.paper.url}")
     elif k == K.LIST:
         n = len(plan.papers)
-        lines.append(f"{n} paper{'s' if n != 1 else ''} {_criteria(plan)}{_order_note(plan)}:")
+        lines.append(_headed(f"{n} paper{'s' if n != 1 else ''}", _criteria(plan)) + f"{_order_note(plan)}:")
         show_links = plan.filters.has_code is True
         for ev in plan.papers:
             s = pick(ev, 1)
@@ -236,7 +236,7 @@ def _criteria(plan: Plan) -> str:
     f = plan.filters
     parts = []
     if f.authors:
-        where = {1: "first", 2: "second", 3: "third"}.get(f.author_position or 0)
+        where = POSITION_WORDS.get(f.author_position or 0)
         parts.append("by " + " and ".join(f.authors) + (f" as {where} author" if where else ""))
     if f.exclude_authors:
         parts.append("not by " + " or ".join(f.exclude_authors))
@@ -264,6 +264,10 @@ def _criteria(plan: Plan) -> str:
     if not parts:
         return "in the collection" if not plan.scope else ""
     return ", ".join(parts)
+
+
+def _headed(count: str, criteria: str) -> str:
+    return f"{count} {criteria}" if criteria else count
 
 
 def _order_note(plan: Plan) -> str:

@@ -153,9 +153,9 @@ class Catalog:
         out = set(self.by_name_word.get(words[0], set()))
         for w in words[1:]:
             out &= self.by_name_word.get(w, set())
-        if position is not None:
-            return {pid for pid in out if len(self.by_id[pid].authors) >= position
-                    and name_matches(query, self.by_id[pid].authors[position - 1])}
+        if position is not None:  # 1 = first author; -1 = the last author the sources list
+            return {pid for pid in out if len(self.by_id[pid].authors) >= abs(position)
+                    and name_matches(query, self.by_id[pid].authors[position - 1 if position > 0 else position])}
         # the words must belong to the same author, not to two co-authors
         return {pid for pid in out if any(name_matches(query, a) for a in self.by_id[pid].authors)} \
             if len(words) > 1 else out

@@ -94,6 +94,8 @@ class Planner:
             if scope is None:
                 return Plan(parsed, PlanKind.NO_HISTORY, filters=f, message=f"{NO_HISTORY} {NO_HISTORY_HINT}")
             f.paper_ids = [p.paper_id for p in scope]
+        elif parsed.continues and (scope := self._scope(parsed, history)) is not None:
+            f.paper_ids = [p.paper_id for p in scope]  # "and from 2025?" narrows the previous answer
         if scope is None and extra is not None and extra.paper_ids:
             # papers chosen in the UI ("Ask about this paper"): the question is about exactly those
             pinned = [self.catalog.by_id[i] for i in extra.paper_ids if i in self.catalog.by_id]
@@ -105,7 +107,7 @@ class Planner:
             targets = named or (self._pick(scope, parsed) if scope else [])
             return self._named_plan(parsed, PlanKind.CODE, targets, f)
         if intent == Intent.COMPARE:
-            targets = named if len(named) >= 2 else (scope or named)
+            targets = named if len(named) >= 2 else (self._pick(scope, parsed) if scope else named)
             return self._named_plan(parsed, PlanKind.COMPARE, targets, f)
         if named and scope is None and intent not in (Intent.LIST, Intent.COUNT) and not f.has_metadata():
             kind = {Intent.AUTHORS: PlanKind.AUTHORS, Intent.DETAIL: PlanKind.DETAIL,
@@ -155,7 +157,7 @@ class Planner:
             picked = self._pick(candidates, parsed)
             if picked is not candidates:
                 candidates = picked
-                if intent in (Intent.TOPIC, Intent.LIST):
+                if intent in (Intent.TOPIC, Intent.LIST) and len(picked) == 1:
                     intent = Intent.DETAIL
         relevance: dict[str, float] = {}
         if parsed.topic and candidates and intent != Intent.DETAIL:
@@ -233,9 +235,10 @@ class Planner:
             ordinal = 1
         if ordinal is None:
             return papers
+        n = parsed.ordinal_count
         if ordinal == -1:
-            return papers[-1:]
-        return papers[ordinal - 1: ordinal] if 0 < ordinal <= len(papers) else []
+            return papers[-n:]
+        return papers[ordinal - 1: ordinal - 1 + n] if 0 < ordinal <= len(papers) else []
 
     def _conflict(self, own: Filters, extra: Filters | None) -> str:
         """The question's own filters and the chat's filters match no paper together, though each matches some."""
@@ -248,7 +251,7 @@ class Planner:
     def _scope(self, parsed: ParsedQuery, history: list[Turn]) -> list[Paper] | None:
         """The papers a follow-up refers to: those the latest assistant answer cited (Turn.paper_ids), else
         those it names by title. "The second one" needs an answer that listed two; so does "which is newer?"."""
-        need = parsed.ordinal if parsed.ordinal and parsed.ordinal > 0 else 1
+        need = (parsed.ordinal if parsed.ordinal and parsed.ordinal > 0 else 1) + parsed.ordinal_count - 1
         if parsed.intent in (Intent.ORDER, Intent.COMPARE) and not parsed.ordinal:
             need = 2
         for turn in reversed(history):

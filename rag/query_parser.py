@@ -54,6 +54,9 @@ class ParsedQuery:
     refers_back: bool = False  # about the papers of the previous answer
     explicit_ref: bool = False  # says so ("of those", "the second one"), rather than having no subject
     ordinal: int | None = None  # "the second one" → 2; "the last one" → -1
+    ordinal_count: int = 1  # "the first two" → ordinal 1, count 2; "the last three" → ordinal -1, count 3
+    continues: bool = False  # opens with a continuation ("and from 2025?", "what about …"): the previous answer's
+    # papers when there is one, the whole collection when there is none
     unknown_authors: list[str] = field(default_factory=list)  # named people with no paper in the catalog
     bad_years: list[int] = field(default_factory=list)  # years outside YEAR_MIN–YEAR_MAX
     alternatives: list[str] = field(default_factory=list)  # topic words on each side of an "or", if any
@@ -77,17 +80,24 @@ STRONG_REF = re.compile(
     r"\b(?:this|that) (?:one|paper|work|study|article)\b|"
     r"\bthe (?:first|second|third|fourth|fifth|sixth|last|1st|2nd|3rd|4th|5th|other) (?:one|paper|of them|of those|"
     r"of these|work|article)\b|\b(?:both|either|each|neither) of (?:them|those|these)\b", re.I)
+# A question that opens by continuing the conversation: "and from 2025?", "what about ones with code?"
+CONTINUATION = re.compile(r"^\W*(?:and|but|also|plus|only|just|now|then|so|ok(?:ay)?\W+(?:and|what about|now)|"
+                          r"(?:what|how) about|same (?:for|but|with)|any (?:of them )?(?:from|in|by|with|since))\b", re.I)
 WEAK_REF = re.compile(r"\b(?:those|these|them|they|it|its|itself|both|either|the (?:first|second|third|fourth|"
                       r"fifth|last)|the others?)\b", re.I)
 ORDINAL = re.compile(r"\bthe (first|second|third|fourth|fifth|sixth|last|1st|2nd|3rd|4th|5th|6th)\b"
                      r"(?! author)(?:[ -](?:one|paper|of them|of those|of these|work|article))?", re.I)
+# "the first two", "the top 3", "the last two": several papers from one end of the previous answer
+FIRST_N = re.compile(r"\b(?:the )?(first|top|last) (two|three|four|five|2|3|4|5)\b(?! (?:years?|authors?))", re.I)
 ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
             "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "last": -1}
 AUTHOR_POSITION = re.compile(
     r"\b(first|second|third|1st|2nd|3rd|lead|leading|main|primary|senior|last)[ -](?:authors?|authored|named|listed)\b"
     r"|\b(?:as|is|was) (?:the )?(first|second|third|lead|last)\b(?! (?:paper|one|work))"
-    r"|\bauthor (?:number |no\.? ?|#)?(one|two|three|1|2|3)\b", re.I)
-POSITIONS = {"first": 1, "1st": 1, "lead": 1, "leading": 1, "main": 1, "primary": 1, "one": 1, "1": 1,
+    r"|\bauthor (?:number |no\.? ?|#)?(one|two|three|1|2|3)\b"
+    r"|\b(last)[ -](?:listed|named|known)[ -]authors?\b|\b(last) (?:of the|among the) (?:listed |named |known )?authors\b",
+    re.I)
+POSITIONS = {"last": -1, "first": 1, "1st": 1, "lead": 1, "leading": 1, "main": 1, "primary": 1, "one": 1, "1": 1,
              "second": 2, "2nd": 2, "two": 2, "2": 2, "third": 3, "3rd": 3, "three": 3, "3": 3}
 ORDER_ASC = re.compile(r"\b(oldest|earliest|first (?:published|paper|one|work)|came out (?:first|earlier)|"
                        r"published (?:first|earlier)|older|earlier)\b", re.I)
@@ -186,7 +196,11 @@ def parse(question: str, catalog: Catalog, listing_year: int) -> ParsedQuery:
             q.mentions.append(pid)
             sp.take(a, b)
 
-    if m := ORDINAL.search(sp.rest()):
+    if m := FIRST_N.search(sp.rest()):
+        q.ordinal = -1 if m.group(1).lower() == "last" else 1
+        q.ordinal_count = NUMBER_WORDS.get(m.group(2).lower()) or int(m.group(2))
+        sp.take(*m.span())
+    elif m := ORDINAL.search(sp.rest()):
         q.ordinal = ORDINALS[m.group(1).lower()]
         sp.take(*m.span())
     rest = sp.rest()
@@ -210,9 +224,10 @@ def parse(question: str, catalog: Catalog, listing_year: int) -> ParsedQuery:
     has_filters = bool(f.years or f.year_from or f.year_to or f.authors or f.categories or q.unknown_authors)
     q.refers_back = strong or (weak and not own_subject and not has_filters) or elliptic \
         or (q.ordinal is not None and not own_subject)
+    q.continues = not q.refers_back and not own_subject and bool(CONTINUATION.match(text))
     if q.intent == Intent.CODE and not q.mentions and not q.refers_back:
         q.intent, q.filters.has_code = Intent.LIST, True  # "github links?" with no paper in view: papers with code
-    if q.intent == Intent.COMPARE and len(q.mentions) < 2 and not q.refers_back:
+    if q.intent == Intent.COMPARE and len(q.mentions) < 2 and not (q.refers_back or q.continues):
         q.intent = Intent.TOPIC
     return q
 
@@ -491,7 +506,7 @@ def _intent(q: ParsedQuery, text: str) -> Intent:
             q.mentions or (not PLURAL.search(text) and not other_filters)):
         q.filters.has_code = None  # "where is the code for VoP?" asks for a link, not for a filter
         return Intent.CODE
-    if len(q.mentions) >= 2 and COMPARE_ASK.search(text) or (COMPARE_ASK.search(text) and STRONG_REF.search(text)):
+    if COMPARE_ASK.search(text) and (len(q.mentions) >= 2 or STRONG_REF.search(text) or q.ordinal_count > 1):
         return Intent.COMPARE
     if q.order:
         return Intent.ORDER

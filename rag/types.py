@@ -112,6 +112,9 @@ class Evidence:
     lexical: float = 0.0  # best BM25 score of the paper's chunks
 
 
+POSITION_WORDS = {1: "first", 2: "second", 3: "third", -1: "last listed"}  # Filters.author_position in words
+
+
 @dataclass
 class Filters:
     """Catalog filters; every set field must match (AND). The exclude_* fields remove papers."""
@@ -123,7 +126,7 @@ class Filters:
     has_code: bool | None = None
     paper_ids: list[str] = field(default_factory=list)  # restrict to these (follow-ups: "those")
     years: list[int] = field(default_factory=list)  # any of these years ("2022 or 2024"); with a range, both
-    author_position: int | None = None  # 1 = first author: every name in `authors` must be at this position
+    author_position: int | None = None  # 1 = first author, -1 = last listed: every name in `authors` is there
     exclude_authors: list[str] = field(default_factory=list)
     exclude_categories: list[str] = field(default_factory=list)
     exclude_years: list[int] = field(default_factory=list)
@@ -151,7 +154,7 @@ class Filters:
         if self.exclude_years:
             parts.append("not from " + " or ".join(map(str, self.exclude_years)))
         if self.authors:
-            where = {1: "first", 2: "second", 3: "third"}.get(self.author_position or 0)
+            where = POSITION_WORDS.get(self.author_position or 0)
             parts.append(("author " if not where else f"{where} author ") + " and ".join(self.authors))
         if self.exclude_authors:
             parts.append("not by " + " or ".join(self.exclude_authors))

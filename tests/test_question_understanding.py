@@ -226,3 +226,32 @@ def test_a_named_paper_with_a_code_word_asks_for_its_link(assistant: Assistant) 
 def test_an_undated_paper_is_never_the_newest(assistant: Assistant) -> None:
     a = assistant.ask("newest paper on fairness")
     assert a.citations and a.citations[0].year is not None
+
+
+def _previous(assistant: Assistant, question: str) -> list[Turn]:
+    a = assistant.ask(question)
+    return [Turn("user", question), Turn("assistant", a.answer, ids(a))]
+
+
+def test_the_first_two_of_the_previous_answer(assistant: Assistant) -> None:
+    history = _previous(assistant, "papers on text-to-image generation")
+    a = assistant.ask("compare the first two", history=history)
+    assert ids(a) == history[1].paper_ids[:2] and "Side by side" in a.answer
+    history = _previous(assistant, "what has the group done on fairness?")
+    a = assistant.ask("what about the last two?", history=history)
+    assert ids(a) == history[1].paper_ids[-2:]
+
+
+def test_a_continuation_narrows_the_previous_answer_and_stands_alone_without_one(assistant: Assistant) -> None:
+    history = _previous(assistant, "recommendation unlearning")
+    a = assistant.ask("and from 2025?", history=history)
+    assert a.citations and set(ids(a)) <= set(history[1].paper_ids)
+    assert all(c.year == 2025 for c in a.citations)
+    alone = assistant.ask("and from 2025?")
+    assert {c.paper_id for c in alone.citations} == {p.paper_id for p in assistant.catalog.papers if p.year == 2025}
+
+
+def test_last_listed_author(assistant: Assistant) -> None:
+    a = assistant.ask("papers with Chaochao Chen as last listed author")
+    expected = {p.title for p in assistant.catalog.papers if p.authors and p.authors[-1] == "Chaochao Chen"}
+    assert titles(a) == expected and "last listed author" in a.answer
