@@ -25,7 +25,7 @@ import numpy as np
 from eval.dataset import load_dataset
 from rag.assistant import Assistant, clean_question
 from rag.query_parser import parse
-from rag.relevance import FEATURES, MODEL_FILE, features
+from rag.relevance import FEATURES, MODEL_FILE
 from rag.settings import load_settings
 
 DEV = Path(__file__).resolve().parent / "dev.jsonl"
@@ -52,11 +52,10 @@ def collect(assistant: Assistant, path: Path) -> list[tuple[str, list[dict[str, 
                 continue
         else:
             ids = None
-        ranked = assistant.index.search(parsed.topic or parsed.question, paper_ids=ids)
-        pool = ranked[: max(planner.settings.pool, len(ids or []))]
-        x = features(planner.stats, planner.sides(parsed), pool)
+        judged = planner.judged(parsed, paper_ids=ids)
         gold = set(q.gold_ids)
-        out.append((q.id, x, [int(e.paper.paper_id in gold) for e in pool], bool(gold)))
+        out.append((q.id, [j.features for j in judged], [int(j.evidence.paper.paper_id in gold) for j in judged],
+                    bool(gold)))
     return out
 
 
