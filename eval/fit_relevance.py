@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -24,7 +25,6 @@ import numpy as np
 
 from eval.dataset import load_dataset
 from rag.assistant import Assistant, clean_question
-from rag.query_parser import parse
 from rag.relevance import FEATURES, MODEL_FILE
 from rag.settings import load_settings
 
@@ -38,9 +38,11 @@ def collect(assistant: Assistant, path: Path) -> list[tuple[str, list[dict[str, 
     catalog = assistant.catalog
     out = []
     for q in load_dataset(path, catalog):
-        parsed = parse(clean_question(q.question), catalog, assistant.settings.listing_year)
+        if q.history:
+            continue  # conversation questions: their scope comes from the earlier answer, not from judgement
+        parsed = assistant.read(clean_question(q.question))
         f = parsed.filters
-        if parsed.mentions or parsed.refers_back or parsed.bad_years or parsed.unknown_authors:
+        if parsed.mentions or parsed.refers_back or parsed.bad_years or parsed.unknown_authors or parsed.unknown_names:
             continue
         if not parsed.topic and parsed.intent.value in ("count", "order", "list"):
             continue  # a question about the whole catalog: no relevance judgement
@@ -59,42 +61,31 @@ def collect(assistant: Assistant, path: Path) -> list[tuple[str, list[dict[str, 
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def fit(rows: list, names: Sequence[str], C: float):  # type: ignore[no-untyped-def]
+    """Standardised logistic regression on the (question, paper) pairs, balanced classes."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", type=Path, nargs="+", default=[DEV, REGRESSION],
-                    help="question sets to fit on (default: the dev split and the regression set)")
-    ap.add_argument("--write", action="store_true", help="write rag/relevance_model.json")
-    # scikit-learn's default. 5-fold cross-validation by question on dev+regression put C=0.1 one question
-    # ahead (abstention accuracy 0.943 vs 0.932), within noise; on the abstention probes of
-    # tests/test_answer_abstention.py (never fitted on) C=0.1 got 8 wrong against 5, so the default stays.
-    ap.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
-    args = ap.parse_args(argv)
-    if any("test" in d.name for d in args.dataset):
-        print("refusing to fit on a test split", file=sys.stderr)
-        return 2
-    assistant = Assistant(load_settings())
-    rows = [r for d in args.dataset for r in collect(assistant, d)]
-    X = np.array([[x[k] for k in FEATURES] for _, xs, _, _ in rows for x in xs])
+    X = np.array([[x[k] for k in names] for _, xs, _, _ in rows for x in xs])
     y = np.array([label for _, _, labels, _ in rows for label in labels])
     scaler = StandardScaler().fit(X)
-    model = LogisticRegression(C=args.C, class_weight="balanced", max_iter=2000).fit(scaler.transform(X), y)
-    probs_all = model.predict_proba(scaler.transform(X))[:, 1]
-    print(f"{len(rows)} questions, {len(y)} (question, paper) pairs, {int(y.sum())} positive")
-    print("weights (standardised):", {k: round(float(w), 3) for k, w in zip(FEATURES, model.coef_[0], strict=True)})
+    model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(scaler.transform(X), y)
+    return scaler, model
 
-    # split the flat probabilities back per question
-    per_q, i = [], 0
+
+def per_question(rows: list, names: Sequence[str], scaler, model) -> list:  # type: ignore[no-untyped-def]
+    out = []
     for qid, xs, labels, answerable in rows:
-        per_q.append((qid, probs_all[i:i + len(xs)], np.array(labels), answerable))
-        i += len(xs)
+        p = model.predict_proba(scaler.transform(np.array([[x[k] for k in names] for x in xs])))[:, 1] if xs \
+            else np.zeros(0)
+        out.append((qid, p, np.array(labels), answerable))
+    return out
 
-    grid = np.round(np.arange(0.05, 0.96, 0.01), 2)
-    print("\nthreshold  abstain_acc  cite_precision  cite_recall  cite_F1   (dev)")
-    curve = []
-    for t in grid:
+
+def curve(per_q: list) -> list[tuple[float, float, float, float, float]]:
+    """(threshold, abstention accuracy, citation precision, recall, F1) over a grid of thresholds."""
+    out = []
+    for t in np.round(np.arange(0.05, 0.96, 0.01), 2):
         acc = np.mean([(p.max(initial=0) >= t) == a for _, p, _, a in per_q])
         prec, rec, f1 = [], [], []
         for _, p, lab, a in per_q:
@@ -102,33 +93,95 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             cited = (p >= t) | (p == p.max())
             tp = float((cited & (lab == 1)).sum())
-            pr = tp / max(cited.sum(), 1)
-            rc = tp / max(lab.sum(), 1)
+            pr, rc = tp / max(cited.sum(), 1), tp / max(lab.sum(), 1)
             prec.append(pr)
             rec.append(rc)
             f1.append(0 if tp == 0 else 2 * pr * rc / (pr + rc))
-        curve.append((float(t), float(acc), float(np.mean(prec)), float(np.mean(rec)), float(np.mean(f1))))
+        out.append((float(t), float(acc), float(np.mean(prec)), float(np.mean(rec)), float(np.mean(f1))))
+    return out
+
+
+def thresholds(c: list[tuple[float, float, float, float, float]]) -> tuple[float, float]:
+    """answer_at: the middle of the best abstention-accuracy range; cite_at: the middle of the best F1 range."""
+    best_acc = max(x[1] for x in c)
+    ok = [x[0] for x in c if x[1] >= best_acc - 1e-9]
+    best_f1 = max(x[4] for x in c)
+    ok_f1 = [x[0] for x in c if x[4] >= best_f1 - 1e-9]
+    return round(float(np.median(ok)), 2), round(float(np.median(ok_f1)), 2)
+
+
+def cross_validate(rows: list, names: Sequence[str], C: float, k: int) -> dict[str, float]:
+    """K folds by question: fit and choose both thresholds on k-1 folds, score the held-out fold."""
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(rows))
+    wrong_answer = false_abstain = 0
+    f1s: list[float] = []
+    for fold in np.array_split(order, k):
+        held = set(fold.tolist())
+        train = [r for i, r in enumerate(rows) if i not in held]
+        test = [rows[i] for i in sorted(held)]
+        scaler, model = fit(train, names, C)
+        answer_at, cite_at = thresholds(curve(per_question(train, names, scaler, model)))
+        for _, p, lab, answerable in per_question(test, names, scaler, model):
+            answered = p.max(initial=0) >= answer_at
+            wrong_answer += int(answered and not answerable)
+            false_abstain += int(answerable and not answered)
+            if answerable and answered:
+                cited = (p >= cite_at) | (p == p.max())
+                tp = float((cited & (lab == 1)).sum())
+                pr, rc = tp / max(cited.sum(), 1), tp / max(lab.sum(), 1)
+                f1s.append(0 if tp == 0 else 2 * pr * rc / (pr + rc))
+            elif answerable:
+                f1s.append(0.0)
+    n_un = sum(1 for r in rows if not r[3])
+    return {"questions": len(rows), "unanswerable": n_un, "answered_unanswerable": wrong_answer,
+            "false_abstentions": false_abstain, "citation_f1": round(float(np.mean(f1s)), 4)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", type=Path, nargs="+", default=[DEV, REGRESSION],
+                    help="question sets to fit on (default: the dev split and the regression set)")
+    ap.add_argument("--write", action="store_true", help="write rag/relevance_model.json")
+    ap.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    ap.add_argument("--features", default=",".join(FEATURES), help="comma-separated subset of rag.relevance.FEATURES")
+    ap.add_argument("--cv", type=int, default=0, metavar="K",
+                    help="also report K-fold cross-validation by question (fit and thresholds on K-1 folds)")
+    args = ap.parse_args(argv)
+    if any("test" in d.name for d in args.dataset):
+        print("refusing to fit on a test split", file=sys.stderr)
+        return 2
+    names = [f for f in args.features.split(",") if f]
+    if unknown := set(names) - set(FEATURES):
+        print(f"unknown feature(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    assistant = Assistant(load_settings())
+    rows = [r for d in args.dataset for r in collect(assistant, d)]
+    scaler, model = fit(rows, names, args.C)
+    n_pairs = sum(len(xs) for _, xs, _, _ in rows)
+    print(f"{len(rows)} questions, {n_pairs} (question, paper) pairs, "
+          f"{sum(sum(labels) for _, _, labels, _ in rows)} positive")
+    print("weights (standardised):", {k: round(float(w), 3) for k, w in zip(names, model.coef_[0], strict=True)})
+    c = curve(per_question(rows, names, scaler, model))
+    print("\nthreshold  abstain_acc  cite_precision  cite_recall  cite_F1   (fitted questions)")
+    for t, acc, pr, rc, f1 in c:
         if round(t * 100) % 5 == 0:
-            print(f"  {t:.2f}      {acc:.3f}        {np.mean(prec):.3f}           {np.mean(rec):.3f}       "
-                  f"{np.mean(f1):.3f}")
-    best_acc = max(c[1] for c in curve)
-    ok = [c[0] for c in curve if c[1] >= best_acc - 1e-9]
-    answer_at = round(float(np.median(ok)), 2)
-    best_f1 = max(c[4] for c in curve)
-    ok_f1 = [c[0] for c in curve if c[4] >= best_f1 - 1e-9]
-    cite_at = round(float(np.median(ok_f1)), 2)
-    print(f"\nanswer_at = {answer_at} (abstention accuracy {best_acc:.3f} over {ok[0]:.2f}–{ok[-1]:.2f})")
-    print(f"cite_at   = {cite_at} (citation F1 {best_f1:.3f} over {ok_f1[0]:.2f}–{ok_f1[-1]:.2f})")
+            print(f"  {t:.2f}      {acc:.3f}        {pr:.3f}           {rc:.3f}       {f1:.3f}")
+    answer_at, cite_at = thresholds(c)
+    print(f"\nanswer_at = {answer_at}, cite_at = {cite_at}")
+    if args.cv:
+        print(f"{args.cv}-fold cross-validation by question:", cross_validate(rows, names, args.C, args.cv))
     if args.write:
         MODEL_FILE.write_text(json.dumps({
-            "fitted_on": f"{' + '.join(d.name for d in args.dataset)}, {len(rows)} questions, {len(y)} pairs, {date.today().isoformat()}",
-            "weights": {k: round(float(w), 4) for k, w in zip(FEATURES, model.coef_[0], strict=True)},
+            "fitted_on": f"{' + '.join(d.name for d in args.dataset)}, {len(rows)} questions, {n_pairs} pairs, "
+                         f"{date.today().isoformat()}",
+            "weights": {k: round(float(w), 4) for k, w in zip(names, model.coef_[0], strict=True)},
             "bias": round(float(model.intercept_[0]), 4),
-            "means": {k: round(float(m), 5) for k, m in zip(FEATURES, scaler.mean_, strict=True)},
-            "scales": {k: round(float(s), 5) for k, s in zip(FEATURES, scaler.scale_, strict=True)},
+            "means": {k: round(float(m), 5) for k, m in zip(names, scaler.mean_, strict=True)},
+            "scales": {k: round(float(x), 5) for k, x in zip(names, scaler.scale_, strict=True)},
             "thresholds": {"answer_at": answer_at, "cite_at": cite_at},
             "curve": [dict(zip(("threshold", "abstention_accuracy", "citation_precision", "citation_recall",
-                                "citation_f1"), (round(v, 4) for v in c), strict=True)) for c in curve],
+                                "citation_f1"), (round(v, 4) for v in x), strict=True)) for x in c],
         }, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {MODEL_FILE}")
     return 0

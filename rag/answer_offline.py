@@ -18,7 +18,7 @@ from rag.planning import Plan
 from rag.planning import PlanKind as K
 from rag.prompts import ABSTAIN_PREFIX, AUTHORS_CAVEAT, NEAREST_TOPICS, NO_MATCH
 from rag.term_stats import SentenceInfo, TermStats
-from rag.types import POSITION_WORDS, Evidence, Paper
+from rag.types import POSITION_WORDS, Evidence, Filters, Paper
 
 QUANTITY = re.compile(r"\b(how (?:many|much|large|big|long)|what (?:size|number|percentage|gain|improvement|"
                       r"average)|by how much)\b", re.I)
@@ -88,7 +88,9 @@ def compose(plan: Plan, stats: TermStats) -> tuple[str, list[Cited]]:
     elif k == K.ORDER:
         first = plan.papers[0]
         word = "most recent" if plan.parsed.order == "desc" else "earliest"
-        lines.append(f"The {word} is **{first.paper.title}**, published {paper_when(first.paper)} {cite(first, [])}.")
+        p0 = first.paper
+        lines.append(f"The {word} is **{p0.title}** by {authors_text(p0.authors, p0.authors_truncated)}, published "
+                     f"{paper_when(p0)} {cite(first, [])}.")
         if plan.also:
             later = "Before it" if plan.parsed.order == "desc" else "After it"
             shown = "; ".join(f"{short_name(p)} ({paper_when(p)})" for p in plan.also[:MAX_ALSO])
@@ -137,9 +139,26 @@ def compose(plan: Plan, stats: TermStats) -> tuple[str, list[Cited]]:
             for i, ev in enumerate(plan.papers):
                 s = pick(ev, 2 if i == 0 else 1)  # the best match says a little more
                 lines.append(f"- **{short_name(ev.paper)}** ({paper_when(ev.paper)}): {_join(s)} {cite(ev, s)}")
+    if plan.parsed.annotate.has_metadata() and plan.papers and k in (K.LIST, K.TOPIC, K.DETAIL):
+        lines.append(_annotation(plan, stats))
     if caveat:
         lines.append(AUTHORS_CAVEAT)
     return "\n".join(lines), cited
+
+
+def _annotation(plan: Plan, stats: TermStats) -> str:
+    """The answer to a second clause about the first one's papers ("…, and do any of them have code?")."""
+    f = plan.parsed.annotate
+    shown = [e.paper for e in plan.papers]
+    match = stats.catalog.filter(Filters(**{**f.__dict__, "paper_ids": [p.paper_id for p in shown]}))
+    what = f.describe()
+    if not match:
+        return f"None of {'them' if len(shown) > 1 else 'it'} matches “{what}”."
+    names = []
+    for p in match:
+        link = f" ({p.url})" if f.has_code and p.url else ""
+        names.append(f"{short_name(p)}{link}")
+    return f"{'Of these, ' if len(shown) > 1 else ''}{what}: " + "; ".join(names) + "."
 
 
 # What a comparison sets side by side, and how each aspect's sentence is recognised.

@@ -16,7 +16,7 @@ from rag.errors import LLMError, QuestionError
 from rag.planning import Plan, Planner
 from rag.planning import PlanKind as K
 from rag.prompts import ABSTAIN_PREFIX
-from rag.query_parser import parse
+from rag.query_parser import ParsedQuery, parse
 from rag.safety import INSTRUCTION, redact_instructions
 from rag.settings import Settings
 from rag.types import Answer, Citation, Filters, SourceHit, Turn
@@ -93,6 +93,11 @@ class Assistant:
     def answerer_label(self) -> str:
         return self.llm.label if self.llm else OFFLINE
 
+    def read(self, question: str) -> ParsedQuery:
+        """The question as a structured query (rag.query_parser), read against this index's catalog."""
+        return parse(question, self.index.catalog, self.settings.listing_year, self.index.embedder.embed_cached,
+                     self.settings.relevance.noise_salience)
+
     def ask(self, question: str, filters: Filters | None = None, history: list[Turn] | None = None,
             mode: str = "hybrid", use_metadata: bool = True, offline: bool = False) -> Answer:
         answer = None
@@ -112,7 +117,7 @@ class Assistant:
         timings: dict[str, float] = {}
         text_q = clean_question(question)
         history = history or []
-        parsed = parse(text_q, self.index.catalog, self.settings.listing_year)
+        parsed = self.read(text_q)
         timings["parse_ms"] = (time.perf_counter() - t0) * 1000
         t = time.perf_counter()
         plan = self.planner.plan(parsed, history, filters, mode=mode, use_metadata=use_metadata)

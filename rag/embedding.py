@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import warnings
+from collections import OrderedDict
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # the model's input limit (sentence-transformers max_seq_length)
 DIM = 384
+QUERY_CACHE = 2048  # texts embed_cached remembers (a few MB)
 OFFICIAL_SHA256 = ("53aa5117", "d9db")  # prefix and suffix of the official model.safetensors
 
 
@@ -142,6 +144,8 @@ class Embedder:
         self.cache_dir = cache_dir
         self.threads = threads
         self.precision = precision
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # embed_cached's recent texts
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Embedder:
@@ -170,6 +174,21 @@ class Embedder:
     def warm(self) -> None:
         self.embed(["warm up"])
 
+    def embed_cached(self, texts: list[str]) -> np.ndarray:
+        """embed() for the short texts of question reading, with the recent ones remembered: the same question
+        is read by retrieval, the relevance judgement and often again by the next user."""
+        with self._cache_lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            fresh = self.embed(missing)
+            with self._cache_lock:
+                for t, v in zip(missing, fresh, strict=True):
+                    self._cache[t] = v
+                while len(self._cache) > QUERY_CACHE:
+                    self._cache.popitem(last=False)
+        with self._cache_lock:
+            return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, DIM), dtype=np.float32)
+
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
@@ -196,7 +215,7 @@ def llama_embedding(embedder: Embedder) -> Any:
 
     class LabQAEmbedding(BaseEmbedding):
         def _get_query_embedding(self, query: str) -> list[float]:
-            return embedder.embed([query])[0].tolist()
+            return embedder.embed_cached([query])[0].tolist()
 
         def _get_text_embedding(self, text: str) -> list[float]:
             return embedder.embed([text])[0].tolist()

@@ -17,6 +17,9 @@ from __future__ import annotations
 FIELD_ABBREVIATIONS: dict[str, str] = {
     "fl": "federated learning",
     "recsys": "recommender systems",
+    "rec": "recommendation",  # "LLM rec", "rec unlearning"
+    "recs": "recommendations",
+    "fed": "federated",  # "fed unlearning", as in FedAvg, FedRec
     "recsy": "recommender systems",
     "rs": "recommender systems",
     "llm": "large language models",

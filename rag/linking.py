@@ -16,7 +16,7 @@ from functools import cached_property, lru_cache
 
 from rag.catalog import Catalog, fold
 from rag.lexicon import FIELD_ABBREVIATIONS
-from rag.text import acronym_definitions, sentences
+from rag.text import acronym_definitions, sentences, terms
 
 # A name-like word: two capitals ("EISAM", "VoP", "PoT-AU"), or a capital and a digit ("CURE4Rec", "U2A").
 NAME_LIKE = re.compile(r"(?<![\w-])(?=[\w-]*[A-Z][\w-]*[A-Z0-9]|[\w-]*[A-Z][\w-]*\d|[\w-]*\d[\w-]*[A-Z])"
@@ -26,6 +26,9 @@ NAMING = re.compile(r"\b(?:we|this (?:paper|work|survey))\b[^.]{0,80}?\b(?:propo
                     r"construct|build|name|call|dub|term|coin)\w*\b|\b(?:named|called|dubbed|termed|coined)\b", re.I)
 WORD = re.compile(r"[^\W\d_][^\W_]*(?:[-'][^\W_]+)*|\d+[^\W\d_][^\W_]*")
 MAX_NAME_PAPERS = 2  # a name used by more papers is a field term ("LLM", "CLIP"), not a paper's name
+# A quoted piece of a title: "…", “…”, or '…' / ‘…’ standing apart from words (not the ' of "LEGO's")
+QUOTED = re.compile(r"[\"“]([^\"“”]{5,150})[\"”]|(?<!\w)['‘]([^'‘’]{5,150}?)['’](?!\w)")
+QUOTE_MATCH = 85  # rapidfuzz partial_ratio a quoted piece needs against one title (and 10 more than any other)
 
 
 @lru_cache(maxsize=1)
@@ -68,7 +71,7 @@ class Linker:
         import rapidfuzz.process  # noqa: F401
 
         english_words()
-        _ = self._by_first_letter, self.vocabulary_names, self._single_names
+        _ = self._by_first_letter, self.vocabulary_names, self._single_names, self.stems, self._unhyphenated
 
     # ---- vocabulary ----------------------------------------------------------------------------------
     @cached_property
@@ -81,6 +84,26 @@ class Linker:
         return df
 
     @cached_property
+    def stems(self) -> frozenset[str]:
+        """Stemmed terms of every title and abstract version (rag.text.terms), for `known`."""
+        out: set[str] = set()
+        for p in self.catalog.papers:
+            out.update(terms(" ".join([p.title, p.abstract, *p.other_abstracts])))
+        return frozenset(out)
+
+    def known(self, word: str) -> bool:
+        """Does any paper use the word (in any inflection)? A compound is known when the collection uses it or
+        all of its parts ("copyright-compliance"), unknown when one part is new ("cold-start", "multi-party")."""
+        w = fold(word)
+        if w in self.vocabulary:
+            return True
+        t = terms(w)
+        if not t:
+            return True  # nothing but function words
+        whole, parts = t[0], t[1:]
+        return whole in self.stems or (bool(parts) and all(p in self.stems for p in parts))
+
+    @cached_property
     def _by_first_letter(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for w in self.vocabulary:
@@ -88,19 +111,47 @@ class Linker:
                 out.setdefault(w[0], []).append(w)
         return out
 
+    @cached_property
+    def _unhyphenated(self) -> dict[str, str]:
+        """'bilevel' → 'bi-level': the collection's hyphenated words, written closed up."""
+        return {w.replace("-", ""): w for w in self.vocabulary if "-" in w}
+
     def correct(self, word: str) -> str | None:
-        """The collection word a misspelt question word stands for ("federted" → "federated"), or None.
-        Only words neither the collection nor English knows are corrected; edits allowed grow with length
-        (1 up to 7 letters, 2 from 8); the first letter must agree (typos rarely change it)."""
-        from rapidfuzz.distance import Levenshtein
+        """The collection word a question word stands for when the collection does not use it as written, or
+        None: a British spelling ("optimisation" → "optimization"), a hyphenated word written closed up
+        ("bilevel" → "bi-level"), or a misspelling ("federted" → "federated", "reccomendation"). Misspellings
+        are corrected only for words neither the collection nor English knows; edits (a swap of two letters
+        counts as one) grow with length (1 up to 7 letters, 2 from 8); the first letter must agree (typos
+        rarely change it)."""
+        from rapidfuzz.distance import OSA
         from rapidfuzz.process import extractOne
 
         w = word.lower()
-        if len(w) < 5 or not w.isalpha() or w in self.vocabulary or w in english_words() or w in self.name_words:
+        if w in self.vocabulary or not w.replace("-", "").isalpha():
+            return None
+        for variant in (*_american(w), w.replace("-", "")):
+            if variant != w and variant in self.vocabulary:
+                return variant
+        if (closed := self._unhyphenated.get(w.replace("-", ""))) and closed != w:
+            return closed
+        if len(w) < 5 or "-" in w or w in english_words() or w in self.name_words:
             return None
         limit = 1 if len(w) < 8 else 2
         pool = self._by_first_letter.get(w[0], [])
-        hit = extractOne(w, pool, scorer=Levenshtein.distance, score_cutoff=limit)
+        hit = extractOne(w, pool, scorer=OSA.distance, score_cutoff=limit)
+        return hit[0] if hit else None
+
+    def function_word(self, word: str, function_words: frozenset[str]) -> str | None:
+        """The function or question word a short misspelt word stands for ("ther" → "there", "thsoe" →
+        "those", "papres" → "papers"), when the word is no word of the collection, of English or of a name."""
+        from rapidfuzz.distance import OSA
+        from rapidfuzz.process import extractOne
+
+        w = word.lower()
+        if len(w) < 3 or not w.isalpha() or w in self.vocabulary or w in english_words() or w in self.name_words:
+            return None
+        hit = extractOne(w, [f for f in function_words if f[:1] == w[:1] and abs(len(f) - len(w)) <= 1],
+                         scorer=OSA.distance, score_cutoff=1)
         return hit[0] if hit else None
 
     # ---- paper names ---------------------------------------------------------------------------------
@@ -130,17 +181,43 @@ class Linker:
         return {k: v for k, v in names.items()
                 if len(v) <= MAX_NAME_PAPERS and (" " in k or uses.get(k, 0) <= MAX_NAME_PAPERS)}
 
+    @cached_property
+    def _titles(self) -> tuple[list[str], list[str]]:
+        ids = [p.paper_id for p in self.catalog.papers]
+        return ids, [fold(p.title) for p in self.catalog.papers]
+
+    def quoted_titles(self, question: str) -> list[tuple[str, int, int]]:
+        """Papers named by a quoted piece of their title, even a slightly wrong one: 'the "I See What You Did"
+        puns paper', "the 'Bridging the Copyright Divide' paper", "'Demystifying'"."""
+        from rapidfuzz import fuzz
+        from rapidfuzz.process import extract
+
+        ids, titles = self._titles
+        out = []
+        for m in QUOTED.finditer(question):
+            piece = fold(m.group(1) or m.group(2)).strip(" .,;:?!")
+            if len(piece) < 5:
+                continue
+            top = extract(piece, titles, scorer=fuzz.partial_ratio, limit=2)
+            best = top[0] if top else None
+            runner_up = top[1][1] if len(top) > 1 else 0.0
+            if best and best[1] >= QUOTE_MATCH and best[1] - runner_up >= 10:
+                out.append((ids[best[2]], m.start(), m.end()))
+        return out
+
     def mentions(self, question: str) -> list[tuple[str, int, int]]:
         """(paper id, start, end) of every paper the question names — by title, title head or method name —
         in order of mention. A lower-case name that is also an English word ("lego", "raid") counts only when
         written as the paper writes it; a misspelt long name ("CURE4rec", "EISMA") is matched loosely."""
         out: list[tuple[str, int, int]] = []
         low = fold(question)
+        out.extend(self.quoted_titles(question))
         for p in self.catalog.mentioned_in(question):  # full titles and title heads, as phrases
             start = low.find(fold(p.title.split(":")[0]).strip(" \"“”'")[:20])
-            out.append((p.paper_id, max(start, 0), max(start, 0) + len(p.title.split(":")[0])))
+            if not any(p.paper_id == o[0] for o in out):
+                out.append((p.paper_id, max(start, 0), max(start, 0) + len(p.title.split(":")[0])))
         for m in WORD.finditer(question):
-            w = m.group()
+            w = re.sub(r"['’]s$", "", m.group())  # "LEGO's two steps"
             key = fold(w)
             ids = self.paper_names.get(key)
             if ids is None and len(key) >= 5 and not key.isalpha():
@@ -197,9 +274,11 @@ class Linker:
                 continue
             i += 1
         for j, (w, s, e) in enumerate(words):
-            # a lower-case name word counts right after "by" / "author" ("papers by gong")
+            # a lower-case name word counts right after "by" / "author" ("papers by gong"), or when it is no
+            # English word ("how many papers has zheng co-authored")
             after_cue = j > 0 and fold(words[j - 1][0]) in ("by", "author", "authors")
-            if j in used or not (w[:1].isupper() or after_cue) or (j == 0 and fold(w) in english_words()):
+            plain_name = len(w) >= 3 and fold(w) not in english_words()
+            if j in used or not (w[:1].isupper() or after_cue or plain_name) or (j == 0 and fold(w) in english_words()):
                 continue
             key = fold(w.removesuffix("'s"))
             if key in self.name_words and key not in self.vocabulary:
@@ -207,9 +286,12 @@ class Linker:
         return sorted(out, key=lambda a: a.start)
 
     def _full_name(self, folded_words: list[str]) -> str | None:
+        key = " ".join(folded_words)
+        squashed = key.replace(" ", "").replace("-", "")
+        if len(folded_words) > 1 and squashed in self.squashed_names:
+            return self.squashed_names[squashed]  # "Xiao Hua Feng": spelt apart, even where a part is English
         if any(w in english_words() and w not in self.name_words for w in folded_words):
             return None
-        key = " ".join(folded_words)
         if key in self.full_names:
             return self.full_names[key]
         if len(folded_words) == 2 and f"{folded_words[1]} {folded_words[0]}" in self.full_names:
@@ -226,6 +308,16 @@ class Linker:
             if hit and hit[0].split()[-1] == folded_words[-1] or hit and hit[0].split()[0] == folded_words[0]:
                 return self.full_names[hit[0]]
         return None
+
+
+# British → American endings, tried only when the collection does not know the word as written (and kept only
+# when it knows the result): "optimisation", "organised", "behaviour", "modelling", "centre".
+_BRITISH = ((r"is(ation|ations|e|es|ed|ing|er|ers)$", r"iz\1"), (r"yse(s|d)?$", r"yze\1"), (r"our(s)?$", r"or\1"),
+            (r"([aeiou])ll(ing|ed|er|ers)$", r"\1l\2"), (r"tre(s)?$", r"ter\1"))
+
+
+def _american(word: str) -> list[str]:
+    return [v for pattern, repl in _BRITISH if (v := re.sub(pattern, repl, word)) != word]
 
 
 def _compound_of_words(name: str) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rag.catalog import Catalog, chronological, newest_first
+from rag.formatting import short_name
 from rag.prompts import FILTER_CONFLICT, NO_HISTORY, NO_HISTORY_HINT
 from rag.query_parser import PLURAL, Intent, ParsedQuery, linker_for
 from rag.relevance import Judged, judge
@@ -23,6 +24,7 @@ from rag.retrieval import Index
 from rag.settings import RelevanceSettings
 from rag.term_stats import TermStats
 from rag.types import Evidence, Filters, Paper, Turn
+from rag.word_support import WordSupport
 
 
 class PlanKind(StrEnum):
@@ -65,6 +67,7 @@ class Planner:
         self.catalog: Catalog = index.catalog
         self.stats = TermStats(self.catalog)
         linker_for(self.catalog).warm()  # built with the planner, so the first question pays nothing
+        self.word_support = WordSupport(self.catalog, index.embedder)
         self.settings = settings or index.settings.relevance
 
     # ---- entry ---------------------------------------------------------------------------------------
@@ -84,6 +87,9 @@ class Planner:
                     f"No paper in the collection lists {' or '.join(parsed.unknown_authors)} as an author."))
             if conflict := self._conflict(own, extra):
                 return Plan(parsed, PlanKind.CONFLICT, filters=f, message=conflict)
+        if parsed.unknown_names:
+            return Plan(parsed, PlanKind.NONE, filters=f, topic=", ".join(parsed.unknown_names),
+                        message=self._unknown_names(parsed.unknown_names))
         scope: list[Paper] | None = None
         if parsed.refers_back:
             scope = self._scope(parsed, history)
@@ -91,9 +97,10 @@ class Planner:
                 f.has_code = True  # "github links?" with nothing in view: every paper with code, with its link
                 ev = [self._evidence(p) for p in newest_first(self.catalog.filter(f))]
                 return Plan(parsed, PlanKind.CODE if ev else PlanKind.NONE, papers=ev, ranked=ev, filters=f)
-            if scope is None:
+            if scope is None and not parsed.standalone:
                 return Plan(parsed, PlanKind.NO_HISTORY, filters=f, message=f"{NO_HISTORY} {NO_HISTORY_HINT}")
-            f.paper_ids = [p.paper_id for p in scope]
+            if scope is not None:
+                f.paper_ids = [p.paper_id for p in scope]
         elif parsed.continues and (scope := self._scope(parsed, history)) is not None:
             f.paper_ids = [p.paper_id for p in scope]  # "and from 2025?" narrows the previous answer
         if scope is None and extra is not None and extra.paper_ids:
@@ -161,7 +168,7 @@ class Planner:
                     intent = Intent.DETAIL
         relevance: dict[str, float] = {}
         if parsed.topic and candidates and intent != Intent.DETAIL:
-            judged = self._judge(parsed, mode, [p.paper_id for p in candidates])
+            judged = self.judged(parsed, mode, [p.paper_id for p in candidates])
             relevance = {j.evidence.paper.paper_id: j.p for j in judged}
             keep = {pid for pid, p in relevance.items() if p >= self.settings.cite_at}
             candidates = [p for p in candidates if p.paper_id in keep]
@@ -179,7 +186,7 @@ class Planner:
 
     def _topic_plan(self, parsed: ParsedQuery, f: Filters, intent: Intent, mode: str) -> Plan:
         query = parsed.topic or parsed.question
-        judged = self._judge(parsed, mode)
+        judged = self.judged(parsed, mode)
         ranked = [j.evidence for j in judged]
         relevance = {j.evidence.paper.paper_id: j.p for j in judged}
         best = max(judged, key=lambda j: j.p, default=None)
@@ -212,14 +219,39 @@ class Planner:
                     relevance=relevance)
 
     # ---- helpers -------------------------------------------------------------------------------------
+    def _unknown_names(self, names: list[str]) -> str:
+        """'No paper in the collection is called MotionStone++ (MotionStone is: …).'"""
+        linker = linker_for(self.catalog)
+        known = {pid for n in names for pid, _, _ in linker.mentions(n)}
+        near = "; ".join(f"{short_name(self.catalog.by_id[pid])} is “{self.catalog.by_id[pid].title}”"
+                         for pid in sorted(known))
+        return f"No paper in the collection is called {' or '.join(names)}." + (f" ({near}.)" if near else "")
+
     def sides(self, parsed: ParsedQuery) -> list[list[str]]:
         """The question's terms, and for "X or Y" questions each side too: a paper on either side counts."""
         whole = self.stats.terms(parsed.topic or parsed.question)
         return [whole] + [t for t in (self.stats.terms(a) for a in parsed.alternatives) if t]
 
-    def _judge(self, parsed: ParsedQuery, mode: str, paper_ids: list[str] | None = None) -> list[Judged]:
-        ranked = self.index.search(parsed.topic or parsed.question, mode=mode, paper_ids=paper_ids)
-        return judge(self.stats, self.sides(parsed), ranked[: max(self.settings.pool, len(paper_ids or []))])
+    def judged(self, parsed: ParsedQuery, mode: str = "hybrid", paper_ids: list[str] | None = None) -> list[Judged]:
+        """The retrieved pool for the question's topic, each paper with its relevance scores and probability
+        (also what `python -m eval.fit_relevance` fits on)."""
+        query = parsed.topic or parsed.question
+        ranked = self.index.search(query, mode=mode, paper_ids=paper_ids)
+        pool = ranked[: max(self.settings.pool, len(paper_ids or []))]
+        def closeness(e: Evidence) -> dict[str, float]:
+            pid = e.paper.paper_id
+            # to the question's most telling word no paper uses
+            support = self.word_support.support(parsed.unknown_word, pid) if parsed.unknown_word else 1.0
+            # what the paper misses of the question, each word weighed by its share of the question's meaning
+            top = max((sal for _, sal in parsed.salience), default=0.0)
+            total = sum(sal for _, sal in parsed.salience)
+            gaps = [(sal, 0.0 if self.stats.coverage(self.stats.terms(w), pid) >= 1.0
+                     else 1.0 - self.word_support.support(w, pid)) for w, sal in parsed.salience]
+            return {"unknown_support": support, "unknown_gap": parsed.unknown_salience * (1.0 - support),
+                    "missing_max": max((sal / top * g for sal, g in gaps), default=0.0) if top else 0.0,
+                    "missing_mass": sum(sal * g for sal, g in gaps) / total if total else 0.0}
+
+        return judge(self.stats, self.sides(parsed), pool, {"unknown_salience": parsed.unknown_salience}, closeness)
 
     def _about_words(self, paper: Paper, words: str) -> bool:
         """A paper is about the words when its title or what it says of its own work holds all of them."""

@@ -26,6 +26,7 @@ from rag.lexicon import (
     QUESTION_WORDS,
 )
 from rag.linking import Linker
+from rag.salience import Embed, leave_out
 from rag.types import Filters
 
 YEAR_MIN, YEAR_MAX = 1900, 2100  # a year outside this is a mistake to report, never "no filter"
@@ -55,6 +56,7 @@ class ParsedQuery:
     explicit_ref: bool = False  # says so ("of those", "the second one"), rather than having no subject
     ordinal: int | None = None  # "the second one" → 2; "the last one" → -1
     ordinal_count: int = 1  # "the first two" → ordinal 1, count 2; "the last three" → ordinal -1, count 3
+    standalone: bool = False  # refers back, but has a subject of its own to answer when there is nothing before
     continues: bool = False  # opens with a continuation ("and from 2025?", "what about …"): the previous answer's
     # papers when there is one, the whole collection when there is none
     unknown_authors: list[str] = field(default_factory=list)  # named people with no paper in the catalog
@@ -62,13 +64,80 @@ class ParsedQuery:
     alternatives: list[str] = field(default_factory=list)  # topic words on each side of an "or", if any
     singular: bool = False  # asks for one paper ("which paper …", "what is EISAM?")
     corrections: dict[str, str] = field(default_factory=dict)  # misspelt word → collection word
+    text: str = ""  # the question as read: misspelt function words respelt ("thsoe" → "those")
+    annotate: Filters = field(default_factory=Filters)  # a second clause's filters on the first's answer
+    unknown_names: list[str] = field(default_factory=list)  # a known paper name with a suffix ("MotionStone++")
+    noise: list[str] = field(default_factory=list)  # words no paper uses that carry almost none of the meaning
+    unknown_salience: float = 0.0  # the most meaning one topic word no paper uses carries (rag.salience)
+    unknown_word: str = ""  # that word
+    salience: list[tuple[str, float]] = field(default_factory=list)  # each topic word with its share of the meaning
 
     @property
     def is_metadata(self) -> bool:
         return self.filters.has_metadata() or bool(self.unknown_authors or self.bad_years)
 
 
+def _filters(text: str, q: ParsedQuery, listing_year: int, catalog: Catalog, linker: Linker, sp: _Spans) -> None:
+    """The catalog filters a text states: years, categories, authors, released code."""
+    _years(text, q, listing_year, sp)
+    _categories(text, q.filters, sp)
+    _authors(text, catalog, linker, q, sp)
+    _code(text, q, sp)
+
+
+CLAUSE_BREAK = re.compile(r"[,;:.?!]\s*(?:(?:and|but|so|also|plus)\s+)?|\s(?:and|but)\s+(?=(?:which|who|what|when|how|"
+                          r"do|does|did|are|is|were|was|any|all|list|give|show|tell)\b)", re.I)
+# the second clause of a two-part question, about the first clause's answer
+SUB_QUESTION = re.compile(r"^\W*(?:(?:and|but|so|also|plus)\s+)?(?:which|do|does|did|are|is|were|was|how many|who|"
+                          r"any|all|list|show|give)\b[^?.!]{0,40}?\b(?:of )?(?:them|those|these|they|it|its|ones)\b",
+                          re.I)
+
+
+def _clause_starts(text: str) -> list[int]:
+    return [m.end() for m in CLAUSE_BREAK.finditer(text) if 0 < m.end() < len(text.rstrip(" ?.!"))]
+
+
+def _sub_question(text: str) -> int | None:
+    """Where a second clause that asks about the first clause's answer starts ("…, and do any of them have
+    code?"), when the first clause has a subject of its own; else None."""
+    for start in _clause_starts(text):
+        if SUB_QUESTION.match(text[start:]) and any(w.lower() not in _stop_words()
+                                                    for w in re.findall(r"[^\W\d_][\w-]+", text[:start])):
+            return start
+    return None
+
+
+def _inner_reference(text: str, sp: _Spans) -> bool:
+    """Every reference word ("it", "those", "that paper") stands in a later clause than something the
+    question itself names, filters on or orders by: the reference points inside the question."""
+    refs = [m.start() for pat in (STRONG_REF, WEAK_REF) for m in pat.finditer(text)]
+    if not refs:
+        return False
+    first = min(refs)
+    breaks = [b for b in _clause_starts(text) if b <= first]
+    if not breaks:
+        return False
+    head = text[:breaks[-1]]
+    stop = _stop_words()
+    return any(a < breaks[-1] for a, _ in sp.spans) or any(
+        w.lower() not in stop for w in re.findall(r"[^\W\d_][\w-]+", head))
+
+
+def _respell_function_words(text: str, linker: Linker) -> str:
+    """Misspelt function and question words respelt ("thsoe" → "those", "ther" → "there", "papres" →
+    "papers"), so the cues that read references and shapes see them. Collection, English and name words are
+    never touched."""
+    stop = _stop_words()
+
+    def fix(m: re.Match[str]) -> str:
+        return linker.function_word(m.group(), stop) or m.group()
+
+    return re.sub(r"(?<![\w-])[A-Za-z]{3,8}(?![\w-])", fix, text)
+
+
 # ---- cues ------------------------------------------------------------------------------------------------
+# a paper's name with something attached that the paper never uses: "MotionStone++", "LEGO-v2", "VoP 2.0"
+NAME_VARIANT = re.compile(r"\b([A-Za-z][\w-]*[A-Za-z0-9])(\+\+?|[- ]?v\d+(?:\.\d+)?\b|[- ]\d\.\d\b)")
 _NOUNS = "|".join(PAPER_NOUNS)
 _CAT_NOUNS = "|".join(CATEGORY_NOUNS)
 NEGATION = re.compile(r"\b(?:not|no|non|without|except|excluding|exclude|never|lacking|lack|minus|"
@@ -80,6 +149,8 @@ STRONG_REF = re.compile(
     r"\b(?:this|that) (?:one|paper|work|study|article)\b|"
     r"\bthe (?:first|second|third|fourth|fifth|sixth|last|1st|2nd|3rd|4th|5th|other) (?:one|paper|of them|of those|"
     r"of these|work|article)\b|\b(?:both|either|each|neither) of (?:them|those|these)\b", re.I)
+# References that need an earlier answer ("these papers" can also mean the collection itself)
+ANAPHORA = re.compile(r"\b(?:those|them|they|it|its|the above|the former|the latter|the same|the two|both)\b", re.I)
 # A question that opens by continuing the conversation: "and from 2025?", "what about ones with code?"
 CONTINUATION = re.compile(r"^\W*(?:and|but|also|plus|only|just|now|then|so|ok(?:ay)?\W+(?:and|what about|now)|"
                           r"(?:what|how) about|same (?:for|but|with)|any (?:of them )?(?:from|in|by|with|since))\b", re.I)
@@ -99,14 +170,19 @@ AUTHOR_POSITION = re.compile(
     re.I)
 POSITIONS = {"last": -1, "first": 1, "1st": 1, "lead": 1, "leading": 1, "main": 1, "primary": 1, "one": 1, "1": 1,
              "second": 2, "2nd": 2, "two": 2, "2": 2, "third": 3, "3rd": 3, "three": 3, "3": 3}
-ORDER_ASC = re.compile(r"\b(oldest|earliest|first (?:published|paper|one|work)|came out (?:first|earlier)|"
+# "the first paper to come out" is an order; "the first paper" alone points into the previous answer (ORDINAL)
+_TO_APPEAR = r"(?:(?:paper|one|work|article) )?(?:to (?:come out|appear|be published|be released)|published|released|came out)"
+ORDER_ASC = re.compile(rf"\b(oldest|earliest|first {_TO_APPEAR}|came out (?:first|earlier)|"
                        r"published (?:first|earlier)|older|earlier)\b", re.I)
-ORDER_DESC = re.compile(r"\b(newest|latest|most recent(?:ly)?|came out (?:last|later)|published (?:last|later)|"
-                        r"newer|more recent|last (?:published|paper))\b", re.I)
-COUNT = re.compile(rf"\bhow many\b(?=(?:\s+[\w'.-]+){{0,4}}?\s+(?:{_NOUNS})\b|\s+(?:are|were|have|has|had|did|do|"
-                   rf"does|of (?:them|those|these)|is|came|got|use|used|mention|come|from|in|by|with|without)\b|"
-                   rf"\s*\??\s*$)|\b(?:number|count|total) of (?:[\w'-]+ ){{0,3}}?(?:{_NOUNS})\b|"
+ORDER_DESC = re.compile(rf"\b(newest|latest|most recent(?:ly)?|came out (?:last|later)|published (?:last|later)|"
+                        rf"newer|more recent|last {_TO_APPEAR})\b", re.I)
+COUNT = re.compile(rf"\bhow many\b(?=(?:\s+[\w'.-]+){{0,4}}?\s+(?:{_NOUNS})\b|(?:\s+[\w'.-]+){{0,3}}?\s+(?:are|were|have|has|"
+                   rf"had|did|do|does|of (?:them|those|these)|is|came|got|use|used|mention|come|from|in|by|with|"
+                   rf"without|there)\b|\s*\??\s*$)|\b(?:number|count|total) of (?:[\w'-]+ ){{0,3}}?(?:{_NOUNS})\b|"
                    rf"^\s*count\b", re.I)
+# "how many … does the copyright paper evaluate?": a number inside one paper, not a count of papers
+ONE_PAPER = re.compile(r"\b(?:the|this|that|its|their) (?:[\w'-]+ ){0,4}?(?:paper|work|study|article|survey|benchmark)\b"
+                       r"(?!s)|\b(?:it|its)\b", re.I)
 AUTHORS_ASK = re.compile(r"\bwho(?:'s| is| are| were| was)? (?:wrote|write|writes|authored|authors?|behind|the authors?|"
                          r"on the author list|worked on|did|made|created|published|involved)\b|"
                          r"\b(?:what|which|list|name) (?:are |were )?(?:the )?authors?\b|\bauthors? (?:of|for|on)\b|"
@@ -181,28 +257,33 @@ def _negated(text: str, start: int, window: int = 4) -> bool:
     return len(re.findall(r"\w+", between)) <= window
 
 
-def parse(question: str, catalog: Catalog, listing_year: int) -> ParsedQuery:
+def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | None = None,
+          noise_below: float = 0.0) -> ParsedQuery:
+    """The question as a structured query. With `embed` (the embedding model), a word no paper uses joins the
+    topic only when it carries at least `noise_below` of the question's meaning (rag.salience)."""
     q = ParsedQuery(question=question)
-    text = question
-    sp = _Spans(text)
     linker = linker_for(catalog)
+    text = q.text = _respell_function_words(question, linker)  # "which of thsoe …" → "which of those …"
+    sp = _Spans(text)
 
-    _years(text, q, listing_year, sp)
-    _categories(text, q.filters, sp)
-    _authors(text, catalog, linker, q, sp)
-    _code(text, q, sp)
+    sub = _sub_question(text)
+    if sub is not None:
+        # "Which papers do X, and do any of them have code?": the second clause asks about the first's answer;
+        # its filters mark papers of that answer (q.annotate) instead of narrowing it
+        tail = " " * sub + text[sub:]
+        _filters(tail, q, listing_year, catalog, linker, _Spans(tail))
+        q.annotate, q.filters = q.filters, Filters()
+    _filters(text[:sub] + " " * (len(text) - sub) if sub is not None else text, q, listing_year, catalog, linker,
+             sp)
     for pid, a, b in linker.mentions(text):
         if not sp.taken(a, b) and pid not in q.mentions:
             q.mentions.append(pid)
             sp.take(a, b)
+    for m in NAME_VARIANT.finditer(text):  # "MotionStone++": a name the collection does not have
+        if linker.mentions(m.group(1)) and not sp.taken(*m.span(2)):
+            q.unknown_names.append(m.group())
+            sp.take(*m.span())
 
-    if m := FIRST_N.search(sp.rest()):
-        q.ordinal = -1 if m.group(1).lower() == "last" else 1
-        q.ordinal_count = NUMBER_WORDS.get(m.group(2).lower()) or int(m.group(2))
-        sp.take(*m.span())
-    elif m := ORDINAL.search(sp.rest()):
-        q.ordinal = ORDINALS[m.group(1).lower()]
-        sp.take(*m.span())
     rest = sp.rest()
     if m := ORDER_DESC.search(rest):
         q.order = "desc"
@@ -210,13 +291,25 @@ def parse(question: str, catalog: Catalog, listing_year: int) -> ParsedQuery:
     elif m := ORDER_ASC.search(rest):
         q.order = "asc"
         sp.take(*m.span())
+    if m := FIRST_N.search(sp.rest()):
+        q.ordinal = -1 if m.group(1).lower() == "last" else 1
+        q.ordinal_count = NUMBER_WORDS.get(m.group(2).lower()) or int(m.group(2))
+        sp.take(*m.span())
+    elif m := ORDINAL.search(sp.rest()):
+        q.ordinal = ORDINALS[m.group(1).lower()]
+        sp.take(*m.span())
 
-    _topic(q, sp, linker)
+    _topic(q, sp, linker, embed, noise_below)
     q.intent = _intent(q, text)
     q.singular = bool(SINGULAR.search(text) or WHAT_IS_NAME.search(text)) and not PLURAL.search(text)
-    strong = bool(STRONG_REF.search(text))
-    weak = bool(WEAK_REF.search(text))
-    own_subject = bool(q.topic or q.mentions)
+    # a reference in a later clause to what an earlier clause of the same question asked for ("Oldest paper in
+    # the collection, and who wrote it?", "What does EISAM stand for, and … does that paper identify?",
+    # "Unlearning papers from 2025, all of them") is not a follow-up
+    inner = _inner_reference(text, sp)
+    rest = sp.rest()  # "the first paper to come out" was read as an order, not as a reference
+    strong = bool(STRONG_REF.search(rest)) and not inner
+    weak = bool(WEAK_REF.search(rest)) and not inner
+    own_subject = bool(q.topic or q.mentions or q.unknown_names)
     f = q.filters
     elliptic = not own_subject and not (f.years or f.year_from or f.year_to or f.authors or f.categories) \
         and not q.unknown_authors and not PAPER_NOUN.search(text) and q.intent != Intent.TOPIC
@@ -224,7 +317,10 @@ def parse(question: str, catalog: Catalog, listing_year: int) -> ParsedQuery:
     has_filters = bool(f.years or f.year_from or f.year_to or f.authors or f.categories or q.unknown_authors)
     q.refers_back = strong or (weak and not own_subject and not has_filters) or elliptic \
         or (q.ordinal is not None and not own_subject)
-    q.continues = not q.refers_back and not own_subject and bool(CONTINUATION.match(text))
+    q.continues = not q.refers_back and not own_subject and not inner and bool(CONTINUATION.match(text))
+    # "On how many of these papers is Yuyuan Li an author?" with nothing before it: "these" is the collection
+    q.standalone = bool(own_subject or has_filters or q.order or q.intent == Intent.COUNT) and q.ordinal is None \
+        and not ANAPHORA.search(rest)
     if q.intent == Intent.CODE and not q.mentions and not q.refers_back:
         q.intent, q.filters.has_code = Intent.LIST, True  # "github links?" with no paper in view: papers with code
     if q.intent == Intent.COMPARE and len(q.mentions) < 2 and not (q.refers_back or q.continues):
@@ -323,8 +419,9 @@ def _alias_pattern() -> list[tuple[str, re.Pattern[str]]]:
 
 
 _ALIASES = _alias_pattern()
-_AFTER_NOUN = re.compile(rf"(?:{_NOUNS})\s+(?:(?:that are |which are |are |were |is )?(?:in|under|from|on|about|within|of|for|are|is|were|"
-                         rf"filed under|classified (?:as|under)|categori[sz]ed (?:as|under)))\s+(?:the\s+)?$", re.I)
+_AFTER_NOUN = re.compile(rf"(?:{_NOUNS})\s+(?:(?:that are |which are |are |were |is )?(?:not |n't )?(?:in|under|from|on|about|"
+                         rf"within|of|for|are|is|were|filed under|classified (?:as|under)|categori[sz]ed (?:as|under))|"
+                         rf"(?:that|which) (?:are|were|is) not|(?:that|which) (?:aren't|weren't|isn't))\s+(?:the\s+)?$", re.I)
 _BEFORE_NOUN = re.compile(rf"^(?:\s*(?:or|and|/|,)\s*[\w.-]+(?:\s+[\w.-]+){{0,2}}?)*\s*(?:{_NOUNS}|{_CAT_NOUNS})\b",
                           re.I)
 _CAT_CUE_BEFORE = re.compile(rf"\b(?:{_CAT_NOUNS})\s+(?:of\s+|is\s+|=\s*|:\s*)?$|\bcs\.$|\bnon-?\s*$", re.I)
@@ -353,6 +450,8 @@ def _used_as_category(text: str, m: re.Match[str], whole: str, sp: _Spans, chain
         return False  # "vision-language" is a topic word
     if chained_pass:
         return _chained(text, m.start(), sp)
+    if len(m.group()) == 2 and m.group().isupper() and m.group().lower() not in ("ai", "ml"):
+        return True  # "IR", "CV", "CL", "CR", "LG" written as codes name the category wherever they stand
     return (
         bool(_BEFORE_NOUN.match(after))
         or (bool(_AFTER_NOUN.search(before)) and bool(_NP_END.match(after)))
@@ -381,6 +480,11 @@ _NAME = r"[A-ZÀ-Þ][a-zß-ÿ]+(?:-[A-Za-zß-ÿ]+)?"
 UNKNOWN_PERSON = re.compile(rf"\b({_NAME}(?: [A-Z]\.)? {_NAME}(?: {_NAME})?)\b")
 
 
+# "… that Xiaohua Feng is not on", "where Biao Gong isn't an author": a negation right after the name
+NOT_AFTER_NAME = re.compile(r"\s+(?:(?:is|was|are|were|has|have|had|did|does)\s+(?:not|never)|isn't|wasn't|hasn't|"
+                            r"didn't|doesn't|never)\b", re.I)
+
+
 def _authors(text: str, catalog: Catalog, linker: Linker, q: ParsedQuery, sp: _Spans) -> None:
     """Authors linked against the catalog (any case, accents, order, one typo); their position ("first
     author"); a negated author ("not by Yuyuan Li") is excluded. A capitalised name the catalog lacks is an
@@ -392,7 +496,8 @@ def _authors(text: str, catalog: Catalog, linker: Linker, q: ParsedQuery, sp: _S
         if sp.taken(a.start, a.end):
             continue
         end = a.end + 2 if text.startswith("'s", a.end) else a.end
-        target = f.exclude_authors if _negated(text, a.start, window=3) else f.authors
+        negated = _negated(text, a.start, window=3) or bool(NOT_AFTER_NAME.match(text, end))
+        target = f.exclude_authors if negated else f.authors
         if a.name not in target:
             target.append(a.name)
         sp.take(a.start, end)
@@ -458,22 +563,22 @@ def _is_code_release(text: str, m: re.Match[str]) -> bool:
 _TOPIC_WORD = re.compile(r"[^\W_][^\W_]*(?:[-'][^\W_]+)*")
 
 
-def _topic(q: ParsedQuery, sp: _Spans, linker: Linker) -> None:
-    """The words left once filters, names and cues are taken: stop and question words out, field
-    abbreviations spelled out, misspellings corrected against the collection. Words in a negation's scope
-    become exclude_topic."""
+def _topic(q: ParsedQuery, sp: _Spans, linker: Linker, embed: Embed | None, noise_below: float) -> None:
+    """The words left once filters, names and cues are taken: stop and question words out (misspelt ones
+    too), field abbreviations spelled out, misspellings corrected against the collection, and words no paper
+    uses kept only when they carry meaning (rag.salience). Words in a negation's scope become exclude_topic."""
     rest = sp.rest()
     stop = _stop_words()
-    keep: list[str] = []
-    excluded: list[str] = []
-    sides: list[list[str]] = [[]]
+    words: list[tuple[str, int, int, int, bool]] = []  # word, start, end, side, negated
+    side = 0
     for m in _TOPIC_WORD.finditer(rest):
         raw = m.group()
-        w = raw.lower().removesuffix("'s")
+        w = raw.lower().removesuffix("'s").removesuffix("’s")
         if w == "or":
-            sides.append([])
+            side += 1
             continue
-        if w in stop or w in ORDINALS or len(w) < 2 or w.isdigit() or w.endswith("n't"):
+        if w in stop or w in ORDINALS or len(w) < 2 or w.isdigit() or w.endswith(("n't", "n’t")) or (
+                "-" in w and all(part in stop for part in w.split("-"))):  # "related-work", "co-written"
             continue
         word = raw
         if w in FIELD_ABBREVIATIONS and (raw.isupper() or w not in linker.vocabulary or len(w) > 3):
@@ -481,22 +586,44 @@ def _topic(q: ParsedQuery, sp: _Spans, linker: Linker) -> None:
         elif fixed := linker.correct(w):
             q.corrections[raw] = fixed
             word = fixed
-        if _negated(rest, m.start(), window=3):
-            excluded.append(word)
-        else:
-            keep.append(word)
-            sides[-1].append(word)
+        elif fixed := linker.function_word(w, stop):
+            q.corrections[raw] = fixed  # "ther" → "there", "papres" → "papers": shapes the question, no topic
+            continue
+        words.append((word, m.start(), m.end(), side, _negated(rest, m.start(), window=3)))
+    unknown = [i for i, (word, *_) in enumerate(words) if not linker.known(word)]
+    # In a question with filters every leftover word must carry meaning to narrow them ("How many papers are in
+    # cs.CL or cs.CR combined?"); in a topic question the words the papers use stay, they are the search.
+    weigh = list(range(len(words))) if q.is_metadata else unknown
+    if embed is not None and words:
+        text = q.text or q.question
+        shares = dict(enumerate(leave_out(text, [[w[1:3]] for w in words], embed)))
+        drop = {i for i in weigh if shares[i] < noise_below}
+        if len(drop) > 1 and leave_out(text, [[words[i][1:3] for i in drop]], embed)[0] >= 2 * noise_below:
+            drop = set()  # together they matter ("climate modelling or weather forecasting")
+        q.noise = [words[i][0] for i in sorted(drop)]
+        kept = [(shares[i], words[i][0]) for i in unknown if i not in drop]
+        q.unknown_salience, q.unknown_word = max(kept, default=(0.0, ""))
+        q.salience = [(words[i][0], shares[i]) for i in range(len(words)) if i not in drop and not words[i][4]]
+        words = [w for i, w in enumerate(words) if i not in drop]
+    else:  # not measured: every word counts as carrying the question
+        q.salience = [(w[0], 1.0) for w in words if not w[4]]
+        if unknown:
+            q.unknown_salience, q.unknown_word = 1.0, words[unknown[0]][0]
+    keep = [w for w, _, _, _, neg in words if not neg]
     q.topic = " ".join(keep)
-    q.exclude_topic = " ".join(excluded)
+    q.exclude_topic = " ".join(w for w, _, _, _, neg in words if neg)
+    sides = [" ".join(w for w, _, _, s, neg in words if s == k and not neg) for k in range(side + 1)]
     sides = [s for s in sides if s]
     if len(sides) > 1:
-        q.alternatives = [" ".join(s) for s in sides]
+        q.alternatives = sides
 
 
 # ---- intent ------------------------------------------------------------------------------------------------
 def _intent(q: ParsedQuery, text: str) -> Intent:
-    if COUNT.search(text):
+    if COUNT.search(text) and not (q.mentions or (ONE_PAPER.search(text) and not PLURAL.search(text))):
         return Intent.COUNT
+    if q.order and not q.mentions:
+        return Intent.ORDER  # "who wrote the newest paper?": the order answer names its authors
     if AUTHORS_ASK.search(text):
         return Intent.AUTHORS
     f = q.filters

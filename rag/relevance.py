@@ -3,7 +3,8 @@
 Each (question, retrieved paper) pair is described by a few scores the retrievers and the term statistics
 already give — closeness in meaning, BM25, how much of the question's IDF mass the paper holds (anywhere, in
 one sentence, in its title, in what it says about its own work), how much of the question is in words no
-paper uses — and a logistic model turns them into a probability that the paper answers the question.
+paper uses, and how much of its meaning the most important of those words carries (rag.salience) — and a
+logistic model turns them into a probability that the paper answers the question.
 The weights are fitted, and the two thresholds chosen, on the dev question split only
 (`python -m eval.fit_relevance`, which writes rag/relevance_model.json and prints the precision/recall
 curve); the frozen test split checks them. A question is answered when its best paper clears
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +24,8 @@ from rag.types import Evidence
 
 MODEL_FILE = Path(__file__).with_name("relevance_model.json")
 # Few and not collinear, so each weight keeps its sign and meaning on questions the fit never saw.
-FEATURES = ("dense", "dense_gap", "lexical_rel", "coverage_all", "local", "focus", "unknown", "has_unknown")
+FEATURES = ("dense", "dense_gap", "lexical_rel", "coverage_all", "coverage", "local", "focus", "unknown", "has_unknown",
+            "unknown_salience", "unknown_support", "unknown_gap", "missing_max", "missing_mass")
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class RelevanceModel:
                    fitted_on=d.get("fitted_on", ""))
 
     def probability(self, x: dict[str, float]) -> float:
-        z = self.bias + sum(w * (x[k] - self.means[k]) / self.scales[k] for k, w in self.weights.items())
+        z = self.bias + sum(w * (x[k] - self.means[k]) / self.scales[k] for k, w in self.weights.items() if k in x)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
@@ -56,9 +59,12 @@ class Judged:
     features: dict[str, float]
 
 
-def features(stats: TermStats, sides: list[list[str]], pool: list[Evidence]) -> list[dict[str, float]]:
+def features(stats: TermStats, sides: list[list[str]], pool: list[Evidence],
+             question: dict[str, float] | None = None,
+             per_paper: Callable[[Evidence], dict[str, float]] | None = None) -> list[dict[str, float]]:
     """The scores of each pooled paper for the question (terms per side of an "X or Y" question: a paper on
-    either side counts, so each term score takes the best side)."""
+    either side counts, so each term score takes the best side), plus the question's own scores (`question`:
+    rag.salience's unknown_salience), the same for every paper, and `per_paper` scores (rag.word_support)."""
     if not pool:
         return []
     best_dense = max(e.dense for e in pool)
@@ -87,11 +93,15 @@ def features(stats: TermStats, sides: list[list[str]], pool: list[Evidence]) -> 
             "rank": 1.0 / (rank + 1),
             "unknown": unknown,
             "has_unknown": has_unknown,
+            **(question or {}),
+            **(per_paper(e) if per_paper else {}),
         })
     return out
 
 
-def judge(stats: TermStats, sides: list[list[str]], pool: list[Evidence],
+def judge(stats: TermStats, sides: list[list[str]], pool: list[Evidence], question: dict[str, float] | None = None,
+          per_paper: Callable[[Evidence], dict[str, float]] | None = None,
           model: RelevanceModel | None = None) -> list[Judged]:
     model = model or default_model()
-    return [Judged(e, model.probability(x), x) for e, x in zip(pool, features(stats, sides, pool), strict=True)]
+    xs = features(stats, sides, pool, question, per_paper)
+    return [Judged(e, model.probability(x), x) for e, x in zip(pool, xs, strict=True)]

@@ -43,6 +43,11 @@ class RelevanceSettings(BaseModel):
                                 description="A question asking for one paper also cites a runner-up only when "
                                 "its probability is at least this share of the best one's.")
     pool: int = Field(16, ge=1, le=200, description="Retrieved papers the relevance judgement looks at.")
+    noise_salience: float = Field(
+        0.05, ge=0, le=1, allow_inf_nan=False,
+        description="A question word no paper uses joins the topic only when leaving it out changes the question's "
+        "embedding by at least this much (1 − cosine); below it the word is chat or phrasing (rag.salience). "
+        "Chosen on the dev split.")
 
 
 class Settings(BaseSettings):
