@@ -23,6 +23,7 @@ from rag.types import Answer, Citation, Filters, SourceHit, Turn
 
 MAX_QUESTION_CHARS = 2000
 OFFLINE = "offline"
+WARM_WORDS = 500  # papers up to which warm() embeds the whole vocabulary (≈ 3 s per 30 papers, once per machine)
 
 
 def clean_question(question: str) -> str:
@@ -78,8 +79,9 @@ class Assistant:
         return self.index.catalog
 
     def warm(self) -> None:
-        """Load the index, retrievers and embedder now instead of on the first question."""
-        self.planner  # noqa: B018
+        """Load the index, retrievers and embedder now instead of on the first question; for a collection of
+        up to WARM_WORDS papers also every word vector the relevance judgement may need (once per machine)."""
+        self.planner.word_support.warm(WARM_WORDS)
 
     @cached_property
     def llm(self):  # type: ignore[no-untyped-def]

@@ -86,8 +86,9 @@ done do does did doing topic topics subject subjects related relating regarding 
 covered covering discuss discusses discussed address addresses addressed deal deals dealing focus focuses
 focused about on kind sort type types piece pieces exist exists existing available year years date dated
 came come out recent recently newest latest oldest earliest new old first second third last
+day days month months date dates when just
 name named called mean means stand stands acronym abbreviation
-code codes github repo repository repositories link links url implementation source open-source
+link links url
 advisor supervisor professor boss colleague reviewer
 compare compared comparing comparison versus vs differ differs difference differences contrast
 use uses used using utilize utilizes employ employs

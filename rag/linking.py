@@ -16,7 +16,7 @@ from functools import cached_property, lru_cache
 
 from rag.catalog import Catalog, fold
 from rag.lexicon import FIELD_ABBREVIATIONS
-from rag.text import acronym_definitions, sentences, terms
+from rag.text import Acronyms, acronym_definitions, sentences, terms
 
 # A name-like word: two capitals ("EISAM", "VoP", "PoT-AU"), or a capital and a digit ("CURE4Rec", "U2A").
 NAME_LIKE = re.compile(r"(?<![\w-])(?=[\w-]*[A-Z][\w-]*[A-Z0-9]|[\w-]*[A-Z][\w-]*\d|[\w-]*\d[\w-]*[A-Z])"
@@ -26,6 +26,9 @@ NAMING = re.compile(r"\b(?:we|this (?:paper|work|survey))\b[^.]{0,80}?\b(?:propo
                     r"construct|build|name|call|dub|term|coin)\w*\b|\b(?:named|called|dubbed|termed|coined)\b", re.I)
 WORD = re.compile(r"[^\W\d_][^\W_]*(?:[-'][^\W_]+)*|\d+[^\W\d_][^\W_]*")
 MAX_NAME_PAPERS = 2  # a name used by more papers is a field term ("LLM", "CLIP"), not a paper's name
+# Words that make a lower-case name word a person ("how many papers has zheng co-authored")
+PERSON_WORDS = re.compile(r"\b(?:by|authors?|authored|co-?authors?|co-?authored|co-?wrote|co-?written|wrote|written|"
+                          r"writes?|papers? of|work of)\b", re.I)
 # A quoted piece of a title: "…", “…”, or '…' / ‘…’ standing apart from words (not the ' of "LEGO's")
 QUOTED = re.compile(r"[\"“]([^\"“”]{5,150})[\"”]|(?<!\w)['‘]([^'‘’]{5,150}?)['’](?!\w)")
 QUOTE_MATCH = 85  # rapidfuzz partial_ratio a quoted piece needs against one title (and 10 more than any other)
@@ -71,7 +74,8 @@ class Linker:
         import rapidfuzz.process  # noqa: F401
 
         english_words()
-        _ = self._by_first_letter, self.vocabulary_names, self._single_names, self.stems, self._unhyphenated
+        _ = self._by_first_letter, self.vocabulary_names, self._single_names, self.stems, self._unhyphenated, \
+            self.acronyms
 
     # ---- vocabulary ----------------------------------------------------------------------------------
     @cached_property
@@ -82,6 +86,11 @@ class Linker:
             text = " ".join([p.title, p.abstract, *p.other_abstracts])
             df.update({w.lower() for w in WORD.findall(fold(text))})
         return df
+
+    @cached_property
+    def acronyms(self) -> Acronyms:
+        """The acronyms the papers define ("Large Language Models (LLMs)"): their long forms are one concept."""
+        return Acronyms([t for p in self.catalog.papers for t in (p.abstract, *p.other_abstracts)])
 
     @cached_property
     def stems(self) -> frozenset[str]:
@@ -254,6 +263,7 @@ class Linker:
         """Authors the question names: full names in any case, order ("Zhang Li"), spacing ("Xiao Hua Feng"),
         accents, or with one typo; single name words ("Gong") only when written with a capital."""
         words = [(m.group().removesuffix("'s").removesuffix("’s"), m.start(), m.end()) for m in WORD.finditer(question)]
+        person_cue = bool(PERSON_WORDS.search(question))
         out: list[AuthorLink] = []
         used: set[int] = set()
         i = 0
@@ -277,7 +287,7 @@ class Linker:
             # a lower-case name word counts right after "by" / "author" ("papers by gong"), or when it is no
             # English word ("how many papers has zheng co-authored")
             after_cue = j > 0 and fold(words[j - 1][0]) in ("by", "author", "authors")
-            plain_name = len(w) >= 3 and fold(w) not in english_words()
+            plain_name = len(w) >= 3 and (fold(w) not in english_words() or person_cue)
             if j in used or not (w[:1].isupper() or after_cue or plain_name) or (j == 0 and fold(w) in english_words()):
                 continue
             key = fold(w.removesuffix("'s"))

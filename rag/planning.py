@@ -23,6 +23,7 @@ from rag.relevance import Judged, judge
 from rag.retrieval import Index
 from rag.settings import RelevanceSettings
 from rag.term_stats import TermStats
+from rag.term_vectors import TermVectors
 from rag.types import Evidence, Filters, Paper, Turn
 from rag.word_support import WordSupport
 
@@ -67,7 +68,8 @@ class Planner:
         self.catalog: Catalog = index.catalog
         self.stats = TermStats(self.catalog)
         linker_for(self.catalog).warm()  # built with the planner, so the first question pays nothing
-        self.word_support = WordSupport(self.catalog, index.embedder)
+        self.word_support = WordSupport(self.catalog, index.embedder,
+                                        TermVectors(index.settings.models_dir, index.embedder))
         self.settings = settings or index.settings.relevance
 
     # ---- entry ---------------------------------------------------------------------------------------
@@ -99,6 +101,11 @@ class Planner:
                 return Plan(parsed, PlanKind.CODE if ev else PlanKind.NONE, papers=ev, ranked=ev, filters=f)
             if scope is None and not parsed.standalone:
                 return Plan(parsed, PlanKind.NO_HISTORY, filters=f, message=f"{NO_HISTORY} {NO_HISTORY_HINT}")
+            if scope is not None and parsed.relation:
+                related = self._related(self._pick(scope, parsed), parsed.relation)
+                if not related:
+                    return Plan(parsed, PlanKind.NONE, filters=f, message=self._no_relation(scope, parsed.relation))
+                scope = related
             if scope is not None:
                 f.paper_ids = [p.paper_id for p in scope]
         elif parsed.continues and (scope := self._scope(parsed, history)) is not None:
@@ -109,6 +116,11 @@ class Planner:
             return self._pinned_plan(parsed, f, pinned, parsed.intent if use_metadata else Intent.TOPIC)
         intent = parsed.intent if use_metadata else Intent.TOPIC
         named = [self.catalog.by_id[i] for i in parsed.mentions if i in self.catalog.by_id]
+        if named and parsed.relation and scope is None:  # "is there a reproducibility companion for In-UCDS?"
+            related = self._related(named, parsed.relation)
+            if not related:
+                return Plan(parsed, PlanKind.NONE, filters=f, message=self._no_relation(named, parsed.relation))
+            named = related
 
         if intent == Intent.CODE:
             targets = named or (self._pick(scope, parsed) if scope else [])
@@ -238,20 +250,21 @@ class Planner:
         query = parsed.topic or parsed.question
         ranked = self.index.search(query, mode=mode, paper_ids=paper_ids)
         pool = ranked[: max(self.settings.pool, len(paper_ids or []))]
-        def closeness(e: Evidence) -> dict[str, float]:
+        def missing(e: Evidence) -> dict[str, float]:
+            """What the paper misses of the question: each word it does not use, weighed by the word's share of
+            the question's meaning (rag.salience) and by how far the paper's nearest word is (rag.word_support)."""
             pid = e.paper.paper_id
-            # to the question's most telling word no paper uses
-            support = self.word_support.support(parsed.unknown_word, pid) if parsed.unknown_word else 1.0
-            # what the paper misses of the question, each word weighed by its share of the question's meaning
-            top = max((sal for _, sal in parsed.salience), default=0.0)
-            total = sum(sal for _, sal in parsed.salience)
-            gaps = [(sal, 0.0 if self.stats.coverage(self.stats.terms(w), pid) >= 1.0
-                     else 1.0 - self.word_support.support(w, pid)) for w, sal in parsed.salience]
-            return {"unknown_support": support, "unknown_gap": parsed.unknown_salience * (1.0 - support),
-                    "missing_max": max((sal / top * g for sal, g in gaps), default=0.0) if top else 0.0,
-                    "missing_mass": sum(sal * g for sal, g in gaps) / total if total else 0.0}
+            top = max((sal for _, sal, _ in parsed.salience), default=0.0)
+            if not top:
+                return {"missing_max": 0.0}
+            gaps: dict[int, float] = {}  # per side of an "X or Y" question: a paper on either side counts
+            for w, sal, side in parsed.salience:
+                gap = 0.0 if self.stats.coverage(self.stats.terms(w), pid) >= 1.0 \
+                    else 1.0 - self.word_support.support(w, pid)
+                gaps[side] = max(gaps.get(side, 0.0), sal / top * gap)
+            return {"missing_max": min(gaps.values())}
 
-        return judge(self.stats, self.sides(parsed), pool, {"unknown_salience": parsed.unknown_salience}, closeness)
+        return judge(self.stats, self.sides(parsed), pool, per_paper=missing)
 
     def _about_words(self, paper: Paper, words: str) -> bool:
         """A paper is about the words when its title or what it says of its own work holds all of them."""
@@ -294,6 +307,26 @@ class Planner:
             if len(found) >= need:
                 return found
         return None
+
+    def _no_relation(self, papers: list[Paper], relation: str) -> str:
+        names = " or ".join(short_name(p) for p in papers)
+        if relation == "original":
+            return f"{names} {'is' if len(papers) == 1 else 'are'} not a reproducibility companion of another paper " \
+                   "in the collection."
+        return f"The collection has no reproducibility companion of {names}."
+
+    def _related(self, papers: list[Paper], relation: str) -> list[Paper]:
+        """The originals of the companions among `papers` ("the original paper"), or the companions of the
+        originals ("was it reproduced?")."""
+        originals = {c: o for o, cs in self.catalog.companions.items() for c in cs}
+        ids = []
+        for p in papers:  # a paper already on the asked side stands for itself ("the In-UCDS companion's original")
+            if relation == "original":
+                ids += [originals[p.paper_id]] if p.paper_id in originals else \
+                    ([p.paper_id] if p.paper_id in self.catalog.companions else [])
+            else:
+                ids += self.catalog.companions.get(p.paper_id, []) or ([p.paper_id] if p.paper_id in originals else [])
+        return [self.catalog.by_id[i] for i in dict.fromkeys(ids) if i in self.catalog.by_id]
 
     def _with_companions(self, keep: list[Evidence], qterms: list[str], several: bool) -> list[Evidence]:
         """Add the companions of kept papers (a reproducibility paper that quotes its original's title): their

@@ -27,6 +27,7 @@ from rag.lexicon import (
 )
 from rag.linking import Linker
 from rag.salience import Embed, leave_out
+from rag.text import terms
 from rag.types import Filters
 
 YEAR_MIN, YEAR_MAX = 1900, 2100  # a year outside this is a mistake to report, never "no filter"
@@ -56,6 +57,7 @@ class ParsedQuery:
     explicit_ref: bool = False  # says so ("of those", "the second one"), rather than having no subject
     ordinal: int | None = None  # "the second one" → 2; "the last one" → -1
     ordinal_count: int = 1  # "the first two" → ordinal 1, count 2; "the last three" → ordinal -1, count 3
+    relation: str = ""  # "original" or "companion": the paper(s) related to the previous answer's by reproduction
     standalone: bool = False  # refers back, but has a subject of its own to answer when there is nothing before
     continues: bool = False  # opens with a continuation ("and from 2025?", "what about …"): the previous answer's
     # papers when there is one, the whole collection when there is none
@@ -68,9 +70,8 @@ class ParsedQuery:
     annotate: Filters = field(default_factory=Filters)  # a second clause's filters on the first's answer
     unknown_names: list[str] = field(default_factory=list)  # a known paper name with a suffix ("MotionStone++")
     noise: list[str] = field(default_factory=list)  # words no paper uses that carry almost none of the meaning
-    unknown_salience: float = 0.0  # the most meaning one topic word no paper uses carries (rag.salience)
-    unknown_word: str = ""  # that word
-    salience: list[tuple[str, float]] = field(default_factory=list)  # each topic word with its share of the meaning
+    # each topic word (or concept) with its share of the question's meaning and its side of an "or" (0, 1, …)
+    salience: list[tuple[str, float, int]] = field(default_factory=list)
 
     @property
     def is_metadata(self) -> bool:
@@ -155,7 +156,11 @@ ANAPHORA = re.compile(r"\b(?:those|them|they|it|its|the above|the former|the lat
 CONTINUATION = re.compile(r"^\W*(?:and|but|also|plus|only|just|now|then|so|ok(?:ay)?\W+(?:and|what about|now)|"
                           r"(?:what|how) about|same (?:for|but|with)|any (?:of them )?(?:from|in|by|with|since))\b", re.I)
 WEAK_REF = re.compile(r"\b(?:those|these|them|they|it|its|itself|both|either|the (?:first|second|third|fourth|"
-                      r"fifth|last)|the others?)\b", re.I)
+                      r"fifth|last)|the others?|which ones?)\b", re.I)
+# The reproducibility relation between papers: "the original (paper)" of a companion, "its companion" /
+# "was it reproduced" of an original
+RELATION_REF = re.compile(r"\bthe (original)\b(?! (?:idea|question|version|abstract))|\b(?:the|its|a|their) "
+                          r"(?:reproducibility )?(companion)\b|\b(reproduc\w+)\b", re.I)
 ORDINAL = re.compile(r"\bthe (first|second|third|fourth|fifth|sixth|last|1st|2nd|3rd|4th|5th|6th)\b"
                      r"(?! author)(?:[ -](?:one|paper|of them|of those|of these|work|article))?", re.I)
 # "the first two", "the top 3", "the last two": several papers from one end of the previous answer
@@ -299,6 +304,11 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
         q.ordinal = ORDINALS[m.group(1).lower()]
         sp.take(*m.span())
 
+    # "and the original paper?", "its companion", "was it reproduced?": only about papers in view
+    if (m := RELATION_REF.search(sp.rest())) and (q.mentions or WEAK_REF.search(text) or STRONG_REF.search(text)
+                                                  or m.group(1)):
+        q.relation = "original" if m.group(1) else "companion"
+        sp.take(*m.span())
     _topic(q, sp, linker, embed, noise_below)
     q.intent = _intent(q, text)
     q.singular = bool(SINGULAR.search(text) or WHAT_IS_NAME.search(text)) and not PLURAL.search(text)
@@ -307,8 +317,9 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
     # "Unlearning papers from 2025, all of them") is not a follow-up
     inner = _inner_reference(text, sp)
     rest = sp.rest()  # "the first paper to come out" was read as an order, not as a reference
-    strong = bool(STRONG_REF.search(rest)) and not inner
+    strong = (bool(STRONG_REF.search(rest)) or q.ordinal is not None) and not inner
     weak = bool(WEAK_REF.search(rest)) and not inner
+    weak = weak or (bool(q.relation) and not inner)
     own_subject = bool(q.topic or q.mentions or q.unknown_names)
     f = q.filters
     elliptic = not own_subject and not (f.years or f.year_from or f.year_to or f.authors or f.categories) \
@@ -539,6 +550,9 @@ def _code(text: str, q: ParsedQuery, sp: _Spans) -> None:
     if negated and (n := list(NEGATION.finditer(text[:m.start()]))):
         start = n[-1].start()
     sp.take(start, m.end())
+    for other in CODE_WORD.finditer(text, m.end()):  # "a github repo": one filter, every code word taken
+        if other.start() - sp.spans[-1][1] <= 2:
+            sp.take(*other.span())
 
 
 CODE_CUE = re.compile(r"\b(?:with|without|no|have|has|had|having|release[sd]?|releasing|available|public|publicly|"
@@ -552,8 +566,9 @@ def _is_code_release(text: str, m: re.Match[str]) -> bool:
     if not m.group().lower().startswith(("code", "source code")):
         return True
     after = text[m.end():].lstrip()
-    if re.match(r"[a-z]", after) and not re.match(r"(?:is|was|are|were|has|have|release|available|link|for|of|"
-                                                  r"and|or|in|on|that|which|public|not)\b", after, re.I):
+    if re.match(r"[a-z]", after) and not re.match(r"(?:is|was|are|were|has|have|release[sd]?|available|link|for|of|"
+                                                  r"and|or|in|on|that|which|public|publicly|not|open[- ]?sourced?|"
+                                                  r"shared|provided|online)\b", after, re.I):
         return False  # a compound noun: "code generation", "code completion"
     window = text[max(0, m.start() - 30): m.end() + 30]
     return bool(CODE_CUE.search(window)) or not after or after[0] in "?.!,"
@@ -590,6 +605,7 @@ def _topic(q: ParsedQuery, sp: _Spans, linker: Linker, embed: Embed | None, nois
             q.corrections[raw] = fixed  # "ther" → "there", "papres" → "papers": shapes the question, no topic
             continue
         words.append((word, m.start(), m.end(), side, _negated(rest, m.start(), window=3)))
+    words = _concepts(words, linker, q.text or q.question)
     unknown = [i for i, (word, *_) in enumerate(words) if not linker.known(word)]
     # In a question with filters every leftover word must carry meaning to narrow them ("How many papers are in
     # cs.CL or cs.CR combined?"); in a topic question the words the papers use stay, they are the search.
@@ -601,14 +617,11 @@ def _topic(q: ParsedQuery, sp: _Spans, linker: Linker, embed: Embed | None, nois
         if len(drop) > 1 and leave_out(text, [[words[i][1:3] for i in drop]], embed)[0] >= 2 * noise_below:
             drop = set()  # together they matter ("climate modelling or weather forecasting")
         q.noise = [words[i][0] for i in sorted(drop)]
-        kept = [(shares[i], words[i][0]) for i in unknown if i not in drop]
-        q.unknown_salience, q.unknown_word = max(kept, default=(0.0, ""))
-        q.salience = [(words[i][0], shares[i]) for i in range(len(words)) if i not in drop and not words[i][4]]
+        q.salience = [(words[i][0], shares[i], words[i][3]) for i in range(len(words))
+                      if i not in drop and not words[i][4]]
         words = [w for i, w in enumerate(words) if i not in drop]
     else:  # not measured: every word counts as carrying the question
-        q.salience = [(w[0], 1.0) for w in words if not w[4]]
-        if unknown:
-            q.unknown_salience, q.unknown_word = 1.0, words[unknown[0]][0]
+        q.salience = [(w[0], 1.0, w[3]) for w in words if not w[4]]
     keep = [w for w, _, _, _, neg in words if not neg]
     q.topic = " ".join(keep)
     q.exclude_topic = " ".join(w for w, _, _, _, neg in words if neg)
@@ -616,6 +629,33 @@ def _topic(q: ParsedQuery, sp: _Spans, linker: Linker, embed: Embed | None, nois
     sides = [s for s in sides if s]
     if len(sides) > 1:
         q.alternatives = sides
+
+
+def _concepts(words: list[tuple[str, int, int, int, bool]], linker: Linker,
+              text: str) -> list[tuple[str, int, int, int, bool]]:
+    """Words that spell out an acronym the papers define ("large language models"), and runs of words no paper
+    uses ("mathematical theorem proving"), become one concept each, so that its share of the question's meaning
+    is measured whole: one word of it left out says little while the others remain."""
+    stems = [(terms(w.lower()) or [w.lower()])[0] for w, *_ in words]
+    runs = [(first, last) for first, last, _ in linker.acronyms._spans(stems)]
+    i = 0
+    while i < len(words):
+        j = i
+        while j + 1 < len(words) and not linker.known(words[i][0]) and not linker.known(words[j + 1][0]) \
+                and not text[words[j][2]:words[j + 1][1]].strip():
+            j += 1
+        if j > i and not any(a <= i <= b or a <= j <= b for a, b in runs):
+            runs.append((i, j))
+        i = j + 1
+    out, i = [], 0
+    for first, last in sorted(runs):
+        if first < i or any(words[k][3] != words[first][3] for k in range(first, last + 1)):
+            continue  # overlapping, or across an "or"
+        out.extend(words[i:first])
+        _, a, _, side, neg = words[first]
+        out.append((" ".join(w for w, *_ in words[first:last + 1]), a, words[last][2], side, neg))
+        i = last + 1
+    return out + words[i:]
 
 
 # ---- intent ------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ A paraphrase finds a near neighbour ("jokes" → "humor", "picture" → "image")
 ("hallucination", "cold-start", "membership" have nothing close in the papers they were retrieved with). Single
 words embed less reliably than sentences, so this is one score among several in the relevance judgement
 (rag.relevance), never a rule on its own. A paper's word vectors are computed the first time a question
-needs them and kept for the life of the process (about 150 words, 0.1 s, per paper)."""
+needs them (rag.term_vectors keeps them on disk) and kept for the life of the process."""
 
 from __future__ import annotations
 
@@ -18,15 +18,17 @@ import numpy as np
 from rag.catalog import Catalog, fold
 from rag.embedding import DIM, Embedder
 from rag.lexicon import ENGLISH_STOP_WORDS
+from rag.term_vectors import TermVectors
 
 WORD = re.compile(r"[^\W\d_][^\W_]*(?:[-'][^\W_]+)*")
 KEEP_PAPERS = 4096  # papers whose word vectors stay in memory (about 230 kB each)
 
 
 class WordSupport:
-    def __init__(self, catalog: Catalog, embedder: Embedder) -> None:
+    def __init__(self, catalog: Catalog, embedder: Embedder, terms: TermVectors) -> None:
         self.catalog = catalog
         self.embedder = embedder
+        self.terms = terms
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -35,15 +37,25 @@ class WordSupport:
             got = self._vectors.get(paper_id)
         if got is not None:
             return got
-        p = self.catalog.get(paper_id)
-        text = " ".join([p.title, p.abstract, *p.other_abstracts]) if p else ""
-        words = sorted({fold(w) for w in WORD.findall(text)} - ENGLISH_STOP_WORDS)
-        vecs = self.embedder.embed(words, batch_size=128) if words else np.zeros((0, DIM), dtype=np.float32)
+        words = self.words_of(paper_id)
+        vecs = self.terms.get(words) if words else np.zeros((0, DIM), dtype=np.float32)
         with self._lock:
             self._vectors[paper_id] = vecs
             while len(self._vectors) > KEEP_PAPERS:
                 self._vectors.popitem(last=False)
         return vecs
+
+    def words_of(self, paper_id: str) -> list[str]:
+        p = self.catalog.get(paper_id)
+        text = " ".join([p.title, p.abstract, *p.other_abstracts]) if p else ""
+        return sorted({fold(w) for w in WORD.findall(text)} - ENGLISH_STOP_WORDS)
+
+    def warm(self, limit: int) -> None:
+        """Vectors for the words of every paper now (when the catalog has at most `limit` papers), so no
+        question waits for them."""
+        if len(self.catalog) <= limit:
+            self.terms.get(sorted({w for p in self.catalog.papers for w in self.words_of(p.paper_id)}))
+            self.terms.save()
 
     def support(self, word: str, paper_id: str) -> float:
         """1.0 for a word the paper uses; else the cosine of its nearest word in the paper."""

@@ -122,12 +122,14 @@ def test_where_is_the_code_answers_with_the_link(assistant: Assistant) -> None:
     assert "https://github.com/bighuang624/VoP" in a.answer and len(a.citations) == 1
 
 
-@pytest.mark.xfail(reason="near misses that share all but one subject word with a paper: known limitation of the "
-                          "fitted relevance judgement (issue 9 closing note)", strict=False)
-@pytest.mark.parametrize("question", ["differential privacy for federated learning",
-                                      "adversarial robustness of image classifiers"])
-def test_near_misses_abstain(assistant: Assistant, question: str) -> None:
-    assert assistant.ask(question).abstained
+def test_a_near_miss_abstains(assistant: Assistant) -> None:
+    assert assistant.ask("adversarial robustness of image classifiers").abstained
+
+
+@pytest.mark.xfail(reason="MiniLM reads 'differential privacy' as little more than 'privacy', which federated "
+                          "learning papers discuss: a known miss of the fitted judgement", strict=False)
+def test_differential_privacy_for_federated_learning_abstains(assistant: Assistant) -> None:
+    assert assistant.ask("differential privacy for federated learning").abstained
 
 
 def test_follow_up_reads_the_cited_ids_of_the_turn(assistant: Assistant) -> None:
