@@ -10,6 +10,7 @@ so the rest is still verbatim."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rag.formatting import authors_text, byline, paper_when, short_name
@@ -32,6 +33,11 @@ CONNECTIVE = re.compile(
 
 
 MAX_ALSO = 5  # an order answer names at most this many of the other papers
+MEANING_WEIGHT = 4.0  # how much closeness in meaning (cosine, 0–1) weighs against one rare question word (IDF ≈ 3–4)
+# a sentence that opens by pointing at the one before it: "It cannot be …", "Due to … its …", "These …"
+POINTS_BACK = re.compile(r"^(?:\W*\w+\W+){0,8}?(?:it|its|these|they|their|such|this(?! (?:paper|work|study|survey|"
+                         r"article|framework)))\b", re.I)
+Closeness = Callable[[str, list[str]], list[float]]
 
 
 @dataclass
@@ -41,9 +47,10 @@ class Cited:
     snippet: str
 
 
-def compose(plan: Plan, stats: TermStats) -> tuple[str, list[Cited]]:
+def compose(plan: Plan, stats: TermStats, closeness: Closeness | None = None) -> tuple[str, list[Cited]]:
     """The answer text for a plan, and the sources it cites in [n] order: works from the plan it is given
-    (and the collection's term statistics, to pick sentences), never calls back into planning."""
+    (and the collection's term statistics and, when given, `closeness` of the question to sentences, to pick
+    sentences), never calls back into planning."""
     # A list of catalog matches with no topic words ("Which papers have code?") gets gists that say what each
     # paper does, not the sentence that happens to contain the word "code".
     qterms = stats.terms(plan.topic or ("" if plan.kind in (K.LIST, K.COUNT) else plan.parsed.question))
@@ -56,7 +63,8 @@ def compose(plan: Plan, stats: TermStats) -> tuple[str, list[Cited]]:
         return f"[{len(cited)}]"
 
     def pick(ev: Evidence, n: int = 1, contribution: bool = False) -> list[SentenceInfo]:
-        return _best_sentences(ev, qterms, stats, n, quantity, contribution)
+        near = (lambda sents: closeness(plan.parsed.text or plan.parsed.question, sents)) if closeness else None
+        return _best_sentences(ev, qterms, stats, n, quantity, contribution, near)
 
     k = plan.kind
     # only the first three authors are known where a source cut the list: say so when authors decide the answer
@@ -193,10 +201,13 @@ def _aspects(paper: Paper, qterms: list[str], stats: TermStats) -> list[tuple[st
 # ---- sentence choice ----------------------------------------------------------------------------------------
 
 def _best_sentences(ev: Evidence, qterms: list[str], stats: TermStats, n: int, quantity: bool,
-                    contribution: bool = False) -> list[SentenceInfo]:
-    """The n sentences that best answer the question: question words (IDF-weighted) first, then sentences
-    that state the paper's own contribution over background ones. With `contribution`, the sentence that
-    says what the paper proposes is added when the others miss it, so a one-paper answer says what the work is."""
+                    contribution: bool = False,
+                    near: Callable[[list[str]], list[float]] | None = None) -> list[SentenceInfo]:
+    """The n sentences that best answer the question: question words (IDF-weighted) and closeness in meaning
+    (`near`) first, then sentences that state the paper's own contribution over background ones. With
+    `contribution`, the sentence that says what the paper proposes is added when the others miss it, so a
+    one-paper answer says what the work is. A chosen sentence that points back ("it cannot be applied …")
+    brings the sentence before it."""
     pr = stats.profile_of(ev.paper.paper_id)
     if pr is None or not pr.sentences:
         return []
@@ -204,8 +215,10 @@ def _best_sentences(ev: Evidence, qterms: list[str], stats: TermStats, n: int, q
     scored = []
     # the abstract's sentences, and those of retrieved pages of the paper's PDF (a body-only fact is there)
     body = [s for p in ev.passages if p.page is not None for s in stats.passage_sentences(p.text)]
-    for s in [*pr.sentences, *body]:
-        score = sum(stats.vocab.idf(t) for t in q & s.terms)
+    candidates = [*pr.sentences, *body]
+    closeness = near([s.text for s in candidates]) if near else [0.0] * len(candidates)
+    for s, cos in zip(candidates, closeness, strict=True):
+        score = sum(stats.vocab.idf(t) for t in q & s.terms) + MEANING_WEIGHT * cos
         score += 1.5 * s.proposal + 0.5 * s.own + 0.5 * s.named - 1.0 * s.background
         if quantity and re.search(r"\d", s.text):
             score += 2.0
@@ -219,6 +232,10 @@ def _best_sentences(ev: Evidence, qterms: list[str], stats: TermStats, n: int, q
             claim = next((s for s in pr.sentences if s.proposal), None)
         if claim and claim not in top:
             top.append(claim)
+    for s in list(top):
+        if s in pr.sentences and s.position > 0 and POINTS_BACK.match(s.text) and \
+                (before := pr.sentences[s.position - 1]) not in top:
+            top.append(before)
     return sorted(top, key=lambda s: s.position)  # keep the abstract's order
 
 

@@ -23,7 +23,7 @@ from rag.relevance import Judged, judge
 from rag.retrieval import Index
 from rag.settings import RelevanceSettings
 from rag.term_stats import TermStats
-from rag.term_vectors import TermVectors
+from rag.text_vectors import TextVectors
 from rag.types import Evidence, Filters, Paper, Turn
 from rag.word_support import WordSupport
 
@@ -68,8 +68,8 @@ class Planner:
         self.catalog: Catalog = index.catalog
         self.stats = TermStats(self.catalog)
         linker_for(self.catalog).warm()  # built with the planner, so the first question pays nothing
-        self.word_support = WordSupport(self.catalog, index.embedder,
-                                        TermVectors(index.settings.models_dir, index.embedder))
+        self.texts = TextVectors(index.settings.models_dir, index.embedder)
+        self.word_support = WordSupport(self.catalog, index.embedder, self.texts)
         self.settings = settings or index.settings.relevance
 
     # ---- entry ---------------------------------------------------------------------------------------
@@ -229,6 +229,24 @@ class Planner:
             return Plan(parsed, PlanKind.NONE, ranked=ranked, filters=f, topic=parsed.topic, relevance=relevance)
         return Plan(parsed, kind, papers=papers, ranked=ranked, filters=f, topic=parsed.topic, also=also,
                     relevance=relevance)
+
+    def warm(self, limit: int) -> None:
+        """The vectors of every paper's words and sentences now, when the catalog has at most `limit` papers
+        (computed once per machine, then read from disk)."""
+        if len(self.catalog) > limit:
+            return
+        self.word_support.warm(limit)
+        self.texts.get([s.text for p in self.catalog.papers if (pr := self.stats.profile_of(p.paper_id))
+                        for s in pr.sentences])
+        self.texts.save()
+
+    def closeness(self, question: str, sentences: list[str]) -> list[float]:
+        """Cosine of the question to each sentence (sentence vectors kept by rag.text_vectors), for the offline
+        answerer's choice of sentences."""
+        if not sentences:
+            return []
+        q = self.index.embedder.embed_cached([question])[0]
+        return [float(x) for x in self.texts.get(sentences) @ q]
 
     # ---- helpers -------------------------------------------------------------------------------------
     def _unknown_names(self, names: list[str]) -> str:

@@ -5,7 +5,7 @@ A paraphrase finds a near neighbour ("jokes" → "humor", "picture" → "image")
 ("hallucination", "cold-start", "membership" have nothing close in the papers they were retrieved with). Single
 words embed less reliably than sentences, so this is one score among several in the relevance judgement
 (rag.relevance), never a rule on its own. A paper's word vectors are computed the first time a question
-needs them (rag.term_vectors keeps them on disk) and kept for the life of the process."""
+needs them (rag.text_vectors keeps them on disk) and kept for the life of the process."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ import numpy as np
 from rag.catalog import Catalog, fold
 from rag.embedding import DIM, Embedder
 from rag.lexicon import ENGLISH_STOP_WORDS
-from rag.term_vectors import TermVectors
+from rag.text_vectors import TextVectors
 
 WORD = re.compile(r"[^\W\d_][^\W_]*(?:[-'][^\W_]+)*")
 KEEP_PAPERS = 4096  # papers whose word vectors stay in memory (about 230 kB each)
 
 
 class WordSupport:
-    def __init__(self, catalog: Catalog, embedder: Embedder, terms: TermVectors) -> None:
+    def __init__(self, catalog: Catalog, embedder: Embedder, terms: TextVectors) -> None:
         self.catalog = catalog
         self.embedder = embedder
         self.terms = terms
@@ -55,7 +55,6 @@ class WordSupport:
         question waits for them."""
         if len(self.catalog) <= limit:
             self.terms.get(sorted({w for p in self.catalog.papers for w in self.words_of(p.paper_id)}))
-            self.terms.save()
 
     def support(self, word: str, paper_id: str) -> float:
         """1.0 for a word the paper uses; else the cosine of its nearest word in the paper."""

@@ -1,8 +1,8 @@
-"""Each word of the collection embedded on its own, kept on disk beside the model.
+"""Short texts of the collection embedded one by one — each word (rag.word_support) and each sentence (the
+offline answerer's choice of sentences) — kept on disk beside the model.
 
-rag.word_support compares a question word with a paper's words, so it needs a vector per word. A word's vector
-depends only on the embedding model, never on the collection, so one file per model (and precision) serves
-every index and never goes stale: words are added as papers and questions bring new ones. The file is rewritten
+A text's vector depends only on the embedding model, never on the collection, so one file per model (and
+precision) serves every index and never goes stale: texts are added as papers and questions bring new ones. The file is rewritten
 atomically (temporary file, then rename); two processes racing only lose each other's newest words, which are
 computed again when next needed. One numpy .npz file (words and float16 vectors) rather than Chroma: these are
 lookups by exact word, never nearest-neighbour queries."""
@@ -21,10 +21,10 @@ from rag.embedding import DIM, Embedder, model_id
 SAVE_EVERY = 10.0  # seconds between rewrites of the file while new words keep coming
 
 
-class TermVectors:
+class TextVectors:
     def __init__(self, folder: Path, embedder: Embedder) -> None:
         self.embedder = embedder
-        name = f"term-vectors-{model_id().replace('/', '_')}-{embedder.precision}"
+        name = f"text-vectors-{model_id().replace('/', '_')}-{embedder.precision}"
         self.path = folder / f"{name}.npz"
         self._lock = threading.Lock()
         self._index: dict[str, int] = {}
@@ -47,7 +47,7 @@ class TermVectors:
         return len(self._index)
 
     def get(self, words: list[str]) -> np.ndarray:
-        """Unit vectors (float32) for the words, in order; words never seen are embedded now, in one batch."""
+        """Unit vectors (float32) for the texts, in order; texts never seen are embedded now, in one batch."""
         with self._lock:
             missing = [w for w in dict.fromkeys(words) if w not in self._index]
         if missing:
