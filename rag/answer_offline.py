@@ -233,7 +233,7 @@ def _best_sentences(ev: Evidence, qterms: list[str], stats: TermStats, n: int, q
         if claim and claim not in top:
             top.append(claim)
     for s in list(top):
-        if s in pr.sentences and s.position > 0 and POINTS_BACK.match(s.text) and \
+        if s in pr.sentences and s.position > 0 and POINTS_BACK.match(trim(s.text)) and \
                 (before := pr.sentences[s.position - 1]) not in top:
             top.append(before)
     return sorted(top, key=lambda s: s.position)  # keep the abstract's order
