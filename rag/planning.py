@@ -282,6 +282,7 @@ class Planner:
                 gaps[side] = max(gaps.get(side, 0.0), sal / top * gap)
             return {"missing_max": min(gaps.values())}
 
+        self.word_support.prepare([w for w, _, _ in parsed.salience])
         return judge(self.stats, self.sides(parsed), pool, per_paper=missing)
 
     def _about_words(self, paper: Paper, words: str) -> bool:

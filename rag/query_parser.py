@@ -610,9 +610,12 @@ def _topic(q: ParsedQuery, sp: _Spans, linker: Linker, embed: Embed | None, nois
     # In a question with filters every leftover word must carry meaning to narrow them ("How many papers are in
     # cs.CL or cs.CR combined?"); in a topic question the words the papers use stay, they are the search.
     weigh = list(range(len(words))) if q.is_metadata else unknown
-    if embed is not None and words:
+    if embed is not None and (len(words) > 1 or (words and q.is_metadata)):  # one topic word carries it all
         text = q.text or q.question
-        shares = dict(enumerate(leave_out(text, [[w[1:3]] for w in words], embed)))
+        # the same model call embeds each word (the relevance judgement compares them with the papers' words)
+        # and the topic as it stands (retrieval's query when no word is dropped)
+        also = [fold(w[0]) for w in words] + [" ".join(w[0] for w in words if not w[4])]
+        shares = dict(enumerate(leave_out(text, [[w[1:3]] for w in words], embed, also)))
         drop = {i for i in weigh if shares[i] < noise_below}
         if len(drop) > 1 and leave_out(text, [[words[i][1:3] for i in drop]], embed)[0] >= 2 * noise_below:
             drop = set()  # together they matter ("climate modelling or weather forecasting")

@@ -22,9 +22,11 @@ import numpy as np
 Embed = Callable[[list[str]], np.ndarray]  # texts → unit vectors (rag.embedding.Embedder.embed_cached)
 
 
-def leave_out(text: str, groups: Sequence[Sequence[tuple[int, int]]], embed: Embed) -> list[float]:
+def leave_out(text: str, groups: Sequence[Sequence[tuple[int, int]]], embed: Embed,
+              also: Sequence[str] = ()) -> list[float]:
     """For each group of spans (words' positions in `text`), the share of the text's meaning lost without
-    them (1 − cosine of the text with and without the group)."""
+    them (1 − cosine of the text with and without the group). `also`: texts embedded in the same batch for
+    later (embed remembers them), one model call instead of several."""
     if not groups:
         return []
     variants = []
@@ -35,5 +37,5 @@ def leave_out(text: str, groups: Sequence[Sequence[tuple[int, int]]], embed: Emb
             at = b
         kept.append(text[at:])
         variants.append(re.sub(r"\s+", " ", " ".join(kept)).strip() or ".")
-    vecs = embed([text, *variants])
+    vecs = embed([text, *variants, *also])[: 1 + len(variants)]
     return [float(x) for x in np.clip(1.0 - vecs[1:] @ vecs[0], 0.0, 1.0)]

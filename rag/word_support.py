@@ -56,8 +56,12 @@ class WordSupport:
         if len(self.catalog) <= limit:
             self.terms.get(sorted({w for p in self.catalog.papers for w in self.words_of(p.paper_id)}))
 
+    def prepare(self, words: list[str]) -> None:
+        """Embed a question's words in one batch before asking support() about each of them."""
+        self.embedder.embed_cached([fold(w) for w in words])
+
     def support(self, word: str, paper_id: str) -> float:
-        """1.0 for a word the paper uses; else the cosine of its nearest word in the paper."""
+        """The cosine of the word's nearest word in the paper (1.0 for a word the paper uses as written)."""
         vecs = self._paper_vectors(paper_id)
         if not len(vecs):
             return 0.0
