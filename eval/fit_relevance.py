@@ -54,7 +54,7 @@ def collect(assistant: Assistant, path: Path) -> list[tuple[str, list[dict[str, 
                 continue
         else:
             ids = None
-        judged = planner.judged(parsed, paper_ids=ids)
+        judged = planner.relevance.judged(parsed, paper_ids=ids)
         gold = set(q.gold_ids)
         out.append((q.id, [j.features for j in judged], [int(j.evidence.paper.paper_id in gold) for j in judged],
                     bool(gold)))

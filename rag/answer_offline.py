@@ -33,7 +33,6 @@ CONNECTIVE = re.compile(
 
 
 MAX_ALSO = 5  # an order answer names at most this many of the other papers
-MEANING_WEIGHT = 4.0  # how much closeness in meaning (cosine, 0–1) weighs against one rare question word (IDF ≈ 3–4)
 # a sentence that opens by pointing at the one before it: "It cannot be …", "Due to … its …", "These …"
 POINTS_BACK = re.compile(r"^(?:\W*\w+\W+){0,8}?(?:it|its|these|they|their|such|this(?! (?:paper|work|study|survey|"
                          r"article|framework)))\b", re.I)
@@ -204,7 +203,7 @@ def _best_sentences(ev: Evidence, qterms: list[str], stats: TermStats, n: int, q
                     contribution: bool = False,
                     near: Callable[[list[str]], list[float]] | None = None) -> list[SentenceInfo]:
     """The n sentences that best answer the question: question words (IDF-weighted) and closeness in meaning
-    (`near`) first, then sentences that state the paper's own contribution over background ones. With
+    (`near`: rag.relevance.Relevance.sentence_scores) first, then sentences that state the paper's own contribution over background ones. With
     `contribution`, the sentence that says what the paper proposes is added when the others miss it, so a
     one-paper answer says what the work is. A chosen sentence that points back ("it cannot be applied …")
     brings the sentence before it."""
@@ -216,9 +215,9 @@ def _best_sentences(ev: Evidence, qterms: list[str], stats: TermStats, n: int, q
     # the abstract's sentences, and those of retrieved pages of the paper's PDF (a body-only fact is there)
     body = [s for p in ev.passages if p.page is not None for s in stats.passage_sentences(p.text)]
     candidates = [*pr.sentences, *body]
-    closeness = near([s.text for s in candidates]) if near else [0.0] * len(candidates)
-    for s, cos in zip(candidates, closeness, strict=True):
-        score = sum(stats.vocab.idf(t) for t in q & s.terms) + MEANING_WEIGHT * cos
+    meaning = near([s.text for s in candidates]) if near else [0.0] * len(candidates)
+    for s, cos in zip(candidates, meaning, strict=True):
+        score = sum(stats.vocab.idf(t) for t in q & s.terms) + cos
         score += 1.5 * s.proposal + 0.5 * s.own + 0.5 * s.named - 1.0 * s.background
         if quantity and re.search(r"\d", s.text):
             score += 2.0

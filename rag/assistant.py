@@ -81,7 +81,7 @@ class Assistant:
     def warm(self) -> None:
         """Load the index, retrievers and embedder now instead of on the first question; for a collection of
         up to WARM_WORDS papers also every word vector the relevance judgement may need (once per machine)."""
-        self.planner.warm(WARM_WORDS)
+        self.planner.relevance.warm(WARM_WORDS)
 
     @cached_property
     def llm(self):  # type: ignore[no-untyped-def]
@@ -151,7 +151,7 @@ class Assistant:
             answerer = f"{OFFLINE} (exact catalog answer; the LLM is used for topic questions)" \
                 if plan.kind != K.ABSTAIN else f"{OFFLINE} (nothing relevant retrieved; the LLM was not called)"
         if text is None:
-            text, cited = compose(plan, self.planner.stats, self.planner.closeness)
+            text, cited = compose(plan, self.planner.stats, self.planner.relevance.sentence_scores)
             timings.setdefault("first_text_ms", (time.perf_counter() - t0) * 1000)
             yield from re.split(r"(?<=\n)", text)
             citations = self._citations(cited)

@@ -11,21 +11,19 @@ judge relevance (rag.relevance does) or write text (the answerers do).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rag.catalog import Catalog, chronological, newest_first
+from rag.conversation import Conversation
 from rag.formatting import short_name
 from rag.prompts import FILTER_CONFLICT, NO_HISTORY, NO_HISTORY_HINT
 from rag.query_parser import PLURAL, Intent, ParsedQuery, linker_for
-from rag.relevance import Judged, judge
+from rag.relevance import Relevance
 from rag.retrieval import Index
 from rag.settings import RelevanceSettings
 from rag.term_stats import TermStats
-from rag.text_vectors import TextVectors
 from rag.types import Evidence, Filters, Paper, Turn
-from rag.word_support import WordSupport
 
 
 class PlanKind(StrEnum):
@@ -41,10 +39,6 @@ class PlanKind(StrEnum):
     ORDER = "order"
     COMPARE = "compare"
     CODE = "code"
-
-
-# "tell me more about it": a singular reference means the paper the previous answer led with
-SINGULAR_REF = re.compile(r"\b(it|its|this paper|that paper|this one|that one|this work|that work)\b", re.I)
 
 
 @dataclass
@@ -68,9 +62,9 @@ class Planner:
         self.catalog: Catalog = index.catalog
         self.stats = TermStats(self.catalog)
         linker_for(self.catalog).warm()  # built with the planner, so the first question pays nothing
-        self.texts = TextVectors(index.settings.models_dir, index.embedder)
-        self.word_support = WordSupport(self.catalog, index.embedder, self.texts)
         self.settings = settings or index.settings.relevance
+        self.relevance = Relevance(index, self.stats, self.settings)
+        self.conversation = Conversation(self.catalog)
 
     # ---- entry ---------------------------------------------------------------------------------------
     def plan(self, parsed: ParsedQuery, history: list[Turn], extra: Filters | None = None,
@@ -94,7 +88,7 @@ class Planner:
                         message=self._unknown_names(parsed.unknown_names))
         scope: list[Paper] | None = None
         if parsed.refers_back:
-            scope = self._scope(parsed, history)
+            scope = self.conversation.scope(parsed, history)
             if scope is None and parsed.intent == Intent.CODE and not parsed.mentions and not parsed.explicit_ref:
                 f.has_code = True  # "github links?" with nothing in view: every paper with code, with its link
                 ev = [self._evidence(p) for p in newest_first(self.catalog.filter(f))]
@@ -102,13 +96,13 @@ class Planner:
             if scope is None and not parsed.standalone:
                 return Plan(parsed, PlanKind.NO_HISTORY, filters=f, message=f"{NO_HISTORY} {NO_HISTORY_HINT}")
             if scope is not None and parsed.relation:
-                related = self._related(self._pick(scope, parsed), parsed.relation)
+                related = self.conversation.related(self.conversation.pick(scope, parsed), parsed.relation)
                 if not related:
-                    return Plan(parsed, PlanKind.NONE, filters=f, message=self._no_relation(scope, parsed.relation))
+                    return Plan(parsed, PlanKind.NONE, filters=f, message=self.conversation.no_relation(scope, parsed.relation))
                 scope = related
             if scope is not None:
                 f.paper_ids = [p.paper_id for p in scope]
-        elif parsed.continues and (scope := self._scope(parsed, history)) is not None:
+        elif parsed.continues and (scope := self.conversation.scope(parsed, history)) is not None:
             f.paper_ids = [p.paper_id for p in scope]  # "and from 2025?" narrows the previous answer
         if scope is None and extra is not None and extra.paper_ids:
             # papers chosen in the UI ("Ask about this paper"): the question is about exactly those
@@ -117,16 +111,16 @@ class Planner:
         intent = parsed.intent if use_metadata else Intent.TOPIC
         named = [self.catalog.by_id[i] for i in parsed.mentions if i in self.catalog.by_id]
         if named and parsed.relation and scope is None:  # "is there a reproducibility companion for In-UCDS?"
-            related = self._related(named, parsed.relation)
+            related = self.conversation.related(named, parsed.relation)
             if not related:
-                return Plan(parsed, PlanKind.NONE, filters=f, message=self._no_relation(named, parsed.relation))
+                return Plan(parsed, PlanKind.NONE, filters=f, message=self.conversation.no_relation(named, parsed.relation))
             named = related
 
         if intent == Intent.CODE:
-            targets = named or (self._pick(scope, parsed) if scope else [])
+            targets = named or (self.conversation.pick(scope, parsed) if scope else [])
             return self._named_plan(parsed, PlanKind.CODE, targets, f)
         if intent == Intent.COMPARE:
-            targets = named if len(named) >= 2 else (self._pick(scope, parsed) if scope else named)
+            targets = named if len(named) >= 2 else (self.conversation.pick(scope, parsed) if scope else named)
             return self._named_plan(parsed, PlanKind.COMPARE, targets, f)
         if named and scope is None and intent not in (Intent.LIST, Intent.COUNT) and not f.has_metadata():
             kind = {Intent.AUTHORS: PlanKind.AUTHORS, Intent.DETAIL: PlanKind.DETAIL,
@@ -173,14 +167,14 @@ class Planner:
         if scope is None:
             candidates = newest_first(candidates)
         if scope is not None:
-            picked = self._pick(candidates, parsed)
+            picked = self.conversation.pick(candidates, parsed)
             if picked is not candidates:
                 candidates = picked
                 if intent in (Intent.TOPIC, Intent.LIST) and len(picked) == 1:
                     intent = Intent.DETAIL
         relevance: dict[str, float] = {}
         if parsed.topic and candidates and intent != Intent.DETAIL:
-            judged = self.judged(parsed, mode, [p.paper_id for p in candidates])
+            judged = self.relevance.judged(parsed, mode, [p.paper_id for p in candidates])
             relevance = {j.evidence.paper.paper_id: j.p for j in judged}
             keep = {pid for pid, p in relevance.items() if p >= self.settings.cite_at}
             candidates = [p for p in candidates if p.paper_id in keep]
@@ -198,7 +192,7 @@ class Planner:
 
     def _topic_plan(self, parsed: ParsedQuery, f: Filters, intent: Intent, mode: str) -> Plan:
         query = parsed.topic or parsed.question
-        judged = self.judged(parsed, mode)
+        judged = self.relevance.judged(parsed, mode)
         ranked = [j.evidence for j in judged]
         relevance = {j.evidence.paper.paper_id: j.p for j in judged}
         best = max(judged, key=lambda j: j.p, default=None)
@@ -230,24 +224,6 @@ class Planner:
         return Plan(parsed, kind, papers=papers, ranked=ranked, filters=f, topic=parsed.topic, also=also,
                     relevance=relevance)
 
-    def warm(self, limit: int) -> None:
-        """The vectors of every paper's words and sentences now, when the catalog has at most `limit` papers
-        (computed once per machine, then read from disk)."""
-        if len(self.catalog) > limit:
-            return
-        self.word_support.warm(limit)
-        self.texts.get([s.text for p in self.catalog.papers if (pr := self.stats.profile_of(p.paper_id))
-                        for s in pr.sentences])
-        self.texts.save()
-
-    def closeness(self, question: str, sentences: list[str]) -> list[float]:
-        """Cosine of the question to each sentence (sentence vectors kept by rag.text_vectors), for the offline
-        answerer's choice of sentences."""
-        if not sentences:
-            return []
-        q = self.index.embedder.embed_cached([question])[0]
-        return [float(x) for x in self.texts.get(sentences) @ q]
-
     # ---- helpers -------------------------------------------------------------------------------------
     def _unknown_names(self, names: list[str]) -> str:
         """'No paper in the collection is called MotionStone++ (MotionStone is: …).'"""
@@ -257,52 +233,11 @@ class Planner:
                          for pid in sorted(known))
         return f"No paper in the collection is called {' or '.join(names)}." + (f" ({near}.)" if near else "")
 
-    def sides(self, parsed: ParsedQuery) -> list[list[str]]:
-        """The question's terms, and for "X or Y" questions each side too: a paper on either side counts."""
-        whole = self.stats.terms(parsed.topic or parsed.question)
-        return [whole] + [t for t in (self.stats.terms(a) for a in parsed.alternatives) if t]
-
-    def judged(self, parsed: ParsedQuery, mode: str = "hybrid", paper_ids: list[str] | None = None) -> list[Judged]:
-        """The retrieved pool for the question's topic, each paper with its relevance scores and probability
-        (also what `python -m eval.fit_relevance` fits on)."""
-        query = parsed.topic or parsed.question
-        ranked = self.index.search(query, mode=mode, paper_ids=paper_ids)
-        pool = ranked[: max(self.settings.pool, len(paper_ids or []))]
-        def missing(e: Evidence) -> dict[str, float]:
-            """What the paper misses of the question: each word it does not use, weighed by the word's share of
-            the question's meaning (rag.salience) and by how far the paper's nearest word is (rag.word_support)."""
-            pid = e.paper.paper_id
-            top = max((sal for _, sal, _ in parsed.salience), default=0.0)
-            if not top:
-                return {"missing_max": 0.0}
-            gaps: dict[int, float] = {}  # per side of an "X or Y" question: a paper on either side counts
-            for w, sal, side in parsed.salience:
-                gap = 0.0 if self.stats.coverage(self.stats.terms(w), pid) >= 1.0 \
-                    else 1.0 - self.word_support.support(w, pid)
-                gaps[side] = max(gaps.get(side, 0.0), sal / top * gap)
-            return {"missing_max": min(gaps.values())}
-
-        self.word_support.prepare([w for w, _, _ in parsed.salience])
-        return judge(self.stats, self.sides(parsed), pool, per_paper=missing)
-
     def _about_words(self, paper: Paper, words: str) -> bool:
         """A paper is about the words when its title or what it says of its own work holds all of them."""
         t = self.stats.terms(words)
         return bool(t) and (self.stats.title_coverage(t, paper.paper_id) >= 1.0
                             or self.stats.focus(t, paper.paper_id) >= 1.0)
-
-    def _pick(self, papers: list[Paper], parsed: ParsedQuery) -> list[Paper]:
-        """The paper of a follow-up that points at one: "the second one", "it" (the one the answer led with)."""
-        ordinal = parsed.ordinal
-        if ordinal is None and SINGULAR_REF.search(parsed.question) and parsed.intent != Intent.ORDER \
-                and not re.search(r"\b(?:those|these|them|they|both|either)\b", parsed.question, re.I):
-            ordinal = 1
-        if ordinal is None:
-            return papers
-        n = parsed.ordinal_count
-        if ordinal == -1:
-            return papers[-n:]
-        return papers[ordinal - 1: ordinal - 1 + n] if 0 < ordinal <= len(papers) else []
 
     def _conflict(self, own: Filters, extra: Filters | None) -> str:
         """The question's own filters and the chat's filters match no paper together, though each matches some."""
@@ -311,41 +246,6 @@ class Planner:
         if self.catalog.filter(merge(own, extra)) or not self.catalog.filter(own) or not self.catalog.filter(extra):
             return ""
         return FILTER_CONFLICT.format(question=own.describe(), chat=extra.describe())
-
-    def _scope(self, parsed: ParsedQuery, history: list[Turn]) -> list[Paper] | None:
-        """The papers a follow-up refers to: those the latest assistant answer cited (Turn.paper_ids), else
-        those it names by title. "The second one" needs an answer that listed two; so does "which is newer?"."""
-        need = (parsed.ordinal if parsed.ordinal and parsed.ordinal > 0 else 1) + parsed.ordinal_count - 1
-        if parsed.intent in (Intent.ORDER, Intent.COMPARE) and not parsed.ordinal:
-            need = 2
-        for turn in reversed(history):
-            if turn.role != "assistant":
-                continue
-            found = [self.catalog.by_id[i] for i in turn.paper_ids if i in self.catalog.by_id] \
-                or self.catalog.mentioned_in(turn.content)
-            if len(found) >= need:
-                return found
-        return None
-
-    def _no_relation(self, papers: list[Paper], relation: str) -> str:
-        names = " or ".join(short_name(p) for p in papers)
-        if relation == "original":
-            return f"{names} {'is' if len(papers) == 1 else 'are'} not a reproducibility companion of another paper " \
-                   "in the collection."
-        return f"The collection has no reproducibility companion of {names}."
-
-    def _related(self, papers: list[Paper], relation: str) -> list[Paper]:
-        """The originals of the companions among `papers` ("the original paper"), or the companions of the
-        originals ("was it reproduced?")."""
-        originals = {c: o for o, cs in self.catalog.companions.items() for c in cs}
-        ids = []
-        for p in papers:  # a paper already on the asked side stands for itself ("the In-UCDS companion's original")
-            if relation == "original":
-                ids += [originals[p.paper_id]] if p.paper_id in originals else \
-                    ([p.paper_id] if p.paper_id in self.catalog.companions else [])
-            else:
-                ids += self.catalog.companions.get(p.paper_id, []) or ([p.paper_id] if p.paper_id in originals else [])
-        return [self.catalog.by_id[i] for i in dict.fromkeys(ids) if i in self.catalog.by_id]
 
     def _with_companions(self, keep: list[Evidence], qterms: list[str], several: bool) -> list[Evidence]:
         """Add the companions of kept papers (a reproducibility paper that quotes its original's title): their

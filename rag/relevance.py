@@ -18,9 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.term_stats import TermStats
+from rag.text_vectors import TextVectors
 from rag.types import Evidence
+from rag.word_support import WordSupport
+
+if TYPE_CHECKING:
+    from rag.query_parser import ParsedQuery
+    from rag.retrieval import Index
+    from rag.settings import RelevanceSettings
 
 MODEL_FILE = Path(__file__).with_name("relevance_model.json")
 # Few and not collinear, so each weight keeps its sign and meaning on questions the fit never saw.
@@ -107,3 +115,64 @@ def judge(stats: TermStats, sides: list[list[str]], pool: list[Evidence],
     model = model or default_model()
     xs = features(stats, sides, pool, per_paper)
     return [Judged(e, model.probability(x), x) for e, x in zip(pool, xs, strict=True)]
+
+
+class Relevance:
+    """The judgement as the planner uses it: the retrieved pool scored and weighed (judged), and the closeness
+    of a question to sentences (the offline answerer's choice of sentences)."""
+
+    def __init__(self, index: Index, stats: TermStats, settings: RelevanceSettings) -> None:
+        self.index = index
+        self.stats = stats
+        self.settings = settings
+        self.texts = TextVectors(index.settings.models_dir, index.embedder)
+        self.word_support = WordSupport(index.catalog, index.embedder, self.texts)
+
+    def judged(self, parsed: ParsedQuery, mode: str = "hybrid", paper_ids: list[str] | None = None) -> list[Judged]:
+        """The retrieved pool for the question's topic, each paper with its relevance scores and probability
+        (also what `python -m eval.fit_relevance` fits on)."""
+        query = parsed.topic or parsed.question
+        ranked = self.index.search(query, mode=mode, paper_ids=paper_ids)
+        pool = ranked[: max(self.settings.pool, len(paper_ids or []))]
+
+        def missing(e: Evidence) -> dict[str, float]:
+            """What the paper misses of the question: each word it does not use, weighed by the word's share of
+            the question's meaning (rag.salience) and by how far the paper's nearest word is (rag.word_support)."""
+            pid = e.paper.paper_id
+            top = max((sal for _, sal, _ in parsed.salience), default=0.0)
+            if not top:
+                return {"missing_max": 0.0}
+            gaps: dict[int, float] = {}  # per side of an "X or Y" question: a paper on either side counts
+            for w, sal, side in parsed.salience:
+                gap = 0.0 if self.stats.coverage(self.stats.terms(w), pid) >= 1.0 \
+                    else 1.0 - self.word_support.support(w, pid)
+                gaps[side] = max(gaps.get(side, 0.0), sal / top * gap)
+            return {"missing_max": min(gaps.values())}
+
+        self.word_support.prepare([w for w, _, _ in parsed.salience])
+        return judge(self.stats, self.sides(parsed), pool, per_paper=missing)
+
+
+    def sides(self, parsed: ParsedQuery) -> list[list[str]]:
+        """The question's terms, and for "X or Y" questions each side too: a paper on either side counts."""
+        whole = self.stats.terms(parsed.topic or parsed.question)
+        return [whole] + [t for t in (self.stats.terms(a) for a in parsed.alternatives) if t]
+
+
+    def sentence_scores(self, question: str, sentences: list[str]) -> list[float]:
+        """How close each sentence is to the question in meaning (cosine, sentence vectors kept by
+        rag.text_vectors) times `meaning_weight`: the offline answerer adds it to each sentence's word score."""
+        if not sentences:
+            return []
+        q = self.index.embedder.embed_cached([question])[0]
+        return [self.settings.meaning_weight * float(x) for x in self.texts.get(sentences) @ q]
+
+    def warm(self, limit: int) -> None:
+        """The vectors of every paper's words and sentences now, when the catalog has at most `limit` papers
+        (computed once per machine, then read from disk)."""
+        if len(self.index.catalog) > limit:
+            return
+        self.word_support.warm(limit)
+        self.texts.get([s.text for p in self.index.catalog.papers if (pr := self.stats.profile_of(p.paper_id))
+                        for s in pr.sentences])
+        self.texts.save()

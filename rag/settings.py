@@ -27,7 +27,8 @@ def _fitted(name: str) -> float:
 
 
 class RelevanceSettings(BaseModel):
-    """Every tuned value of question understanding, in one place. Set one with LABQA_RELEVANCE__<FIELD>.
+    """Every tuned value of question understanding and answering, in one place. Set one with
+    LABQA_RELEVANCE__<FIELD>.
     The two thresholds default to the values `python -m eval.fit_relevance` chose on the dev split (with the
     regression set) and stored in rag/relevance_model.json beside the weights, so the model and its thresholds
     never drift apart; the test split was never used to choose them."""
@@ -43,6 +44,10 @@ class RelevanceSettings(BaseModel):
                                 description="A question asking for one paper also cites a runner-up only when "
                                 "its probability is at least this share of the best one's.")
     pool: int = Field(16, ge=1, le=200, description="Retrieved papers the relevance judgement looks at.")
+    meaning_weight: float = Field(
+        4.0, ge=0, le=50, allow_inf_nan=False,
+        description="The offline answerer picks sentences by their question words (IDF, about 3–4 for a rare word) "
+        "plus this times their closeness in meaning to the question (cosine).")
     noise_salience: float = Field(
         0.05, ge=0, le=1, allow_inf_nan=False,
         description="A question word no paper uses joins the topic only when leaving it out changes the question's "

@@ -1,0 +1,71 @@
+"""A conversation's references, resolved against the papers earlier answers cited: "those", "it", "the second
+one", "the first two", "and from 2025?", and the reproduction relation ("the original paper", "was it
+reproduced?"). The planner asks; this module never routes or answers."""
+
+from __future__ import annotations
+
+import re
+
+from rag.catalog import Catalog
+from rag.formatting import short_name
+from rag.query_parser import Intent, ParsedQuery
+from rag.types import Paper, Turn
+
+# "tell me more about it": a singular reference means the paper the previous answer led with
+SINGULAR_REF = re.compile(r"\b(it|its|this paper|that paper|this one|that one|this work|that work)\b", re.I)
+
+
+class Conversation:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def scope(self, parsed: ParsedQuery, history: list[Turn]) -> list[Paper] | None:
+        """The papers a follow-up refers to: those the latest assistant answer cited (Turn.paper_ids), else
+        those it names by title. "The second one" needs an answer that listed two; so does "which is newer?"."""
+        need = (parsed.ordinal if parsed.ordinal and parsed.ordinal > 0 else 1) + parsed.ordinal_count - 1
+        if parsed.intent in (Intent.ORDER, Intent.COMPARE) and not parsed.ordinal:
+            need = 2
+        for turn in reversed(history):
+            if turn.role != "assistant":
+                continue
+            found = [self.catalog.by_id[i] for i in turn.paper_ids if i in self.catalog.by_id] \
+                or self.catalog.mentioned_in(turn.content)
+            if len(found) >= need:
+                return found
+        return None
+
+
+    def pick(self, papers: list[Paper], parsed: ParsedQuery) -> list[Paper]:
+        """The paper of a follow-up that points at one: "the second one", "it" (the one the answer led with)."""
+        ordinal = parsed.ordinal
+        if ordinal is None and SINGULAR_REF.search(parsed.question) and parsed.intent != Intent.ORDER \
+                and not re.search(r"\b(?:those|these|them|they|both|either)\b", parsed.question, re.I):
+            ordinal = 1
+        if ordinal is None:
+            return papers
+        n = parsed.ordinal_count
+        if ordinal == -1:
+            return papers[-n:]
+        return papers[ordinal - 1: ordinal - 1 + n] if 0 < ordinal <= len(papers) else []
+
+
+    def related(self, papers: list[Paper], relation: str) -> list[Paper]:
+        """The originals of the companions among `papers` ("the original paper"), or the companions of the
+        originals ("was it reproduced?")."""
+        originals = {c: o for o, cs in self.catalog.companions.items() for c in cs}
+        ids = []
+        for p in papers:  # a paper already on the asked side stands for itself ("the In-UCDS companion's original")
+            if relation == "original":
+                ids += [originals[p.paper_id]] if p.paper_id in originals else \
+                    ([p.paper_id] if p.paper_id in self.catalog.companions else [])
+            else:
+                ids += self.catalog.companions.get(p.paper_id, []) or ([p.paper_id] if p.paper_id in originals else [])
+        return [self.catalog.by_id[i] for i in dict.fromkeys(ids) if i in self.catalog.by_id]
+
+
+    def no_relation(self, papers: list[Paper], relation: str) -> str:
+        names = " or ".join(short_name(p) for p in papers)
+        if relation == "original":
+            return f"{names} {'is' if len(papers) == 1 else 'are'} not a reproducibility companion of another paper " \
+                   "in the collection."
+        return f"The collection has no reproducibility companion of {names}."

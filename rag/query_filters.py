@@ -1,0 +1,320 @@
+"""The catalog filters a question states, read from its words: years (sets, ranges, bounds, relative years;
+impossible years reported), categories (arXiv codes anywhere, names and aliases only where they name papers),
+authors (linked against the catalog, with their position), released code (only with a release cue), each
+possibly negated ("not by …", "not in CV", "without code"). rag.query_parser reads the rest of the question."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from rag.catalog import Catalog, fold
+from rag.lexicon import CATEGORY_ALIASES, CATEGORY_NOUNS, ENGLISH_STOP_WORDS, PAPER_NOUNS, QUESTION_WORDS
+from rag.linking import Linker
+from rag.types import Filters
+
+if TYPE_CHECKING:
+    from rag.query_parser import ParsedQuery
+
+YEAR_MIN, YEAR_MAX = 1900, 2100  # a year outside this is a mistake to report, never "no filter"
+
+
+def read_filters(text: str, q: ParsedQuery, listing_year: int, catalog: Catalog, linker: Linker, sp: Spans) -> None:
+    """The catalog filters a text states: years, categories, authors, released code."""
+    _years(text, q, listing_year, sp)
+    _categories(text, q.filters, sp)
+    _authors(text, catalog, linker, q, sp)
+    _code(text, q, sp)
+PAPER_NOUNS_RE = "|".join(PAPER_NOUNS)
+CATEGORY_NOUNS_RE = "|".join(CATEGORY_NOUNS)
+NEGATION = re.compile(r"\b(?:not|no|non|without|except|excluding|exclude|never|lacking|lack|minus|"
+                      r"other than|apart from|aside from|rather than|instead of)\b|n't\b|\bnon-", re.I)
+CLAUSE_END = re.compile(r"[,;:.?!]|\b(?:and|but|or|which|that|who|where|while|whereas)\b", re.I)
+AUTHOR_POSITION = re.compile(
+    r"\b(first|second|third|1st|2nd|3rd|lead|leading|main|primary|senior|last)[ -](?:authors?|authored|named|listed)\b"
+    r"|\b(?:as|is|was) (?:the )?(first|second|third|lead|last)\b(?! (?:paper|one|work))"
+    r"|\bauthor (?:number |no\.? ?|#)?(one|two|three|1|2|3)\b"
+    r"|\b(last)[ -](?:listed|named|known)[ -]authors?\b|\b(last) (?:of the|among the) (?:listed |named |known )?authors\b",
+    re.I)
+POSITIONS = {"last": -1, "first": 1, "1st": 1, "lead": 1, "leading": 1, "main": 1, "primary": 1, "one": 1, "1": 1,
+             "second": 2, "2nd": 2, "two": 2, "2": 2, "third": 3, "3rd": 3, "three": 3, "3": 3}
+CODE_WORD = re.compile(r"\b(?:source code|code(?:base|s)?|github|gitlab|repo(?:sitory|sitories|s)?|"
+                       r"implementations?|open[- ]?sourced?)\b", re.I)
+RELATIVE_YEARS = re.compile(r"\b(?:in |from |during )?(?:the )?(this|last|past|previous|next|coming) "
+                            r"(?:(\d|two|three|four|five|six|seven|eight|nine|ten|few|couple of) )?years?\b", re.I)
+NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+                "few": 3, "couple of": 2}
+PERSON_CUE = re.compile(r"\b(?:by|author(?:ed|s)?|co-?authored?|wrote|written|writes?|publish(?:ed|es)?|worked|"
+                        r"papers? of|work of|has \w+ \w+ done)\b|'s\b", re.I)
+
+
+@lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    # scikit-learn's published English stop list, plus the question-shaping words of rag.lexicon.
+    return frozenset(ENGLISH_STOP_WORDS) | QUESTION_WORDS | {"don", "doesn", "didn", "isn", "aren", "wasn", "weren",
+                                                              "haven", "hasn", "won", "ve", "ll", "re", "s", "t", "non"}
+
+
+class Spans:
+    """The parts of the question already read as filters, names or cues (so they are not topic words)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.spans: list[tuple[int, int]] = []
+
+    def take(self, start: int, end: int) -> None:
+        self.spans.append((start, end))
+
+    def taken(self, start: int, end: int) -> bool:
+        return any(a < end and start < b for a, b in self.spans)
+
+    def rest(self) -> str:
+        return "".join(" " if any(a <= i < b for a, b in self.spans) else ch for i, ch in enumerate(self.text))
+
+
+def is_negated(text: str, start: int, window: int = 4) -> bool:
+    """A negation cue within `window` words before position `start`, in the same clause."""
+    before = text[:start]
+    cut = max((m.end() for m in CLAUSE_END.finditer(before)), default=0)
+    clause = before[cut:]
+    cues = list(NEGATION.finditer(clause))
+    if not cues:
+        return False
+    between = clause[cues[-1].end():]
+    return len(re.findall(r"\w+", between)) <= window
+
+
+# ---- years -------------------------------------------------------------------------------------------------
+_Y = r"(\d{4})"
+_YEAR_RULES: list[tuple[str, str]] = [
+    # "between 2023 and 2025" and "from 2023 to 2025" are ranges; "from 2023 and 2025" names two years (a set)
+    (rf"\bbetween {_Y} (?:and|to|until|through|till|-) {_Y}\b|\bfrom {_Y} (?:to|until|through|till|-) {_Y}\b", "range"),
+    (rf"\b{_Y}\s*(?:-|–|—|to|until|through|till)\s*{_Y}\b", "range"),
+    (rf"\b(?:since|starting(?: in| from)?|in or after|no earlier than|as of|from) {_Y}(?: on(?:wards?)?| and (?:later|after))\b"
+     rf"|\b{_Y} (?:or|and) (?:later|after|since|newer|onwards?|beyond)\b|\b{_Y} onwards?\b|\b(?:since|starting(?: in| from)?|"
+     rf"in or after|no earlier than|as of) {_Y}\b", "from"),
+    (rf"\b(?:after|later than|newer than|post) {_Y}\b", "after"),
+    (rf"\b(?:before|prior to|earlier than|older than|pre) {_Y}\b", "before"),
+    (rf"\b{_Y} (?:or|and) (?:earlier|before|older|prior)\b|\b(?:until|up to|through|till|no later than|in or before|"
+     rf"by|up until) {_Y}\b", "to"),
+]
+_YEAR_CONTEXT = re.compile(r"\b(?:in|from|since|before|after|of|year|years|published|between|and|or|to|until|dated|"
+                           r"during|circa|around|nor)\s*$", re.I)
+
+
+def _years(text: str, q: ParsedQuery, listing_year: int, sp: Spans) -> None:
+    """Ranges ("2023–2024", "between 2023 and 2025"), bounds ("since 2024", "before 2023", "2024 or later"),
+    sets ("2022 or 2024", "2022, 2023 and 2025"), single years, and relative ones ("this year", "the last two
+    years"). A negated year ("not from 2025") is excluded instead."""
+    f = q.filters
+    for pattern, kind in _YEAR_RULES:
+        for m in re.finditer(pattern, text, re.I):
+            if sp.taken(*m.span()):
+                continue
+            ys = [int(g) for g in m.groups() if g]
+            if any(not (YEAR_MIN <= y <= YEAR_MAX) for y in ys):
+                q.bad_years += [y for y in ys if not (YEAR_MIN <= y <= YEAR_MAX)]
+            elif kind == "range":
+                f.year_from, f.year_to = min(ys), max(ys)
+            elif kind == "from":
+                f.year_from = ys[0]
+            elif kind == "after":
+                f.year_from = ys[0] + 1
+            elif kind == "before":
+                f.year_to = ys[0] - 1
+            elif kind == "to":
+                f.year_to = ys[0]
+            sp.take(*m.span())
+    for m in re.finditer(r"(?<![\w.,])(\d{4})(?![\w%.,]\d|\w)", text):
+        if sp.taken(*m.span()):
+            continue
+        y = int(m.group(1))
+        cue = bool(_YEAR_CONTEXT.search(text[:m.start()])) or (text[:m.start()].strip() == "")
+        if not (YEAR_MIN <= y <= YEAR_MAX):
+            if cue and 1000 <= y <= 2999:
+                q.bad_years.append(y)
+                sp.take(*m.span())
+            continue
+        if is_negated(text, m.start()):
+            f.exclude_years.append(y)
+        elif y not in f.years:
+            f.years.append(y)
+        sp.take(*m.span())
+    if m := RELATIVE_YEARS.search(text):
+        _relative_years(m, f, listing_year)
+        sp.take(*m.span())
+    # one year, or a run of consecutive years ("2023 or 2024"), is a range; other sets stay sets
+    ys = sorted(set(f.years))
+    if ys and not (f.year_from or f.year_to) and ys == list(range(ys[0], ys[-1] + 1)):
+        f.year_from, f.year_to, f.years = ys[0], ys[-1], []
+
+
+def _relative_years(m: re.Match[str], f: Filters, listing_year: int) -> None:
+    """Relative years: 'this year', 'last year', 'the last two years', 'the past few years'."""
+    which, n = m.group(1).lower(), m.group(2)
+    count = NUMBER_WORDS.get((n or "").lower()) or (int(n) if n and n.isdigit() else None)
+    if which == "this" and not count:
+        f.years.append(listing_year)
+    elif which in ("last", "past", "previous") and count:
+        f.year_from = max(f.year_from or 0, listing_year - count + 1) or None
+    elif which in ("last", "previous") and not count:
+        f.years.append(listing_year - 1)
+    elif which == "past" and not count:
+        f.year_from = listing_year - 1
+
+
+# ---- categories ------------------------------------------------------------------------------------------
+def _alias_pattern() -> list[tuple[str, re.Pattern[str]]]:
+    out = []
+    for code, names in CATEGORY_ALIASES.items():
+        for name in names:
+            flags = 0 if len(name) == 2 and name not in ("ml", "ai", "cv") else re.I
+            alias = re.escape(name).replace(r"\ ", r"\s+") if flags else re.escape(name.upper())
+            out.append((code, re.compile(rf"(?<!\w){alias}(?![\w-])", flags)))
+    return out
+
+
+_ALIASES = _alias_pattern()
+_AFTER_NOUN = re.compile(rf"(?:{PAPER_NOUNS_RE})\s+(?:(?:that are |which are |are |were |is )?(?:not |n't )?(?:in|under|from|on|about|"
+                         rf"within|of|for|are|is|were|filed under|classified (?:as|under)|categori[sz]ed (?:as|under))|"
+                         rf"(?:that|which) (?:are|were|is) not|(?:that|which) (?:aren't|weren't|isn't))\s+(?:the\s+)?$", re.I)
+_BEFORE_NOUN = re.compile(rf"^(?:\s*(?:or|and|/|,)\s*[\w.-]+(?:\s+[\w.-]+){{0,2}}?)*\s*(?:{PAPER_NOUNS_RE}|{CATEGORY_NOUNS_RE})\b",
+                          re.I)
+_CAT_CUE_BEFORE = re.compile(rf"\b(?:{CATEGORY_NOUNS_RE})\s+(?:of\s+|is\s+|=\s*|:\s*)?$|\bcs\.$|\bnon-?\s*$", re.I)
+_NP_END = re.compile(rf"^\s*(?:(?:{CATEGORY_NOUNS_RE})\b\s*)?(?:$|[?.!,;()]|\b(?:and|or|with|from|since|before|after|by|in|"
+                     rf"that|which|published|released|having|have|has|without|not|are|were|is|on|about)\b)", re.I)
+
+
+def _categories(text: str, f: Filters, sp: Spans) -> None:
+    """arXiv codes ("cs.CL") anywhere; a category's name or alias only where it names papers: before a paper
+    noun ("NLP papers", "IR or CV papers"), after "papers in/on/under" ending the phrase ("papers on computer
+    vision"), after a category word ("the category machine learning"), or as the whole question. "fairness in
+    machine learning" is a topic."""
+    for m in re.finditer(r"\b(?:arxiv\s+)?cs\.(cv|ir|lg|cl|ai|cr)\b", text, re.I):
+        _add_category(text, f, "cs." + m.group(1).upper(), m.start(), m.end(), sp)
+    whole = text.strip(" ?.!").lower()
+    for chained_pass in (False, True):  # "IR or CV papers": the second name joins a category already read
+        for code, pat in _ALIASES:
+            for m in pat.finditer(text):
+                if not sp.taken(m.start(), m.end()) and _used_as_category(text, m, whole, sp, chained_pass):
+                    _add_category(text, f, code, m.start(), m.end(), sp)
+
+
+def _used_as_category(text: str, m: re.Match[str], whole: str, sp: Spans, chained_pass: bool) -> bool:
+    before, after = text[:m.start()], text[m.end():]
+    if before.endswith("-") and not before.lower().endswith("non-"):
+        return False  # "vision-language" is a topic word
+    if chained_pass:
+        return _chained(text, m.start(), sp)
+    if len(m.group()) == 2 and m.group().isupper() and m.group().lower() not in ("ai", "ml"):
+        return True  # "IR", "CV", "CL", "CR", "LG" written as codes name the category wherever they stand
+    return (
+        bool(_BEFORE_NOUN.match(after))
+        or (bool(_AFTER_NOUN.search(before)) and bool(_NP_END.match(after)))
+        or bool(_CAT_CUE_BEFORE.search(before))
+        or bool(re.match(rf"^\s*(?:{CATEGORY_NOUNS_RE})\b", after, re.I))
+        or whole == m.group().lower()
+    )
+
+
+def _chained(text: str, start: int, sp: Spans) -> bool:
+    """'IR or computer vision papers': an alias joined by or/and to a category already read."""
+    return bool(re.search(r"(?:\bor|\band|/|,)\s+$", text[:start])) and any(
+        b <= start and start - b < 6 for _, b in sp.spans)
+
+
+def _add_category(text: str, f: Filters, code: str, start: int, end: int, sp: Spans) -> None:
+    neg = is_negated(text, start, window=3) or bool(re.search(r"\bnon-?\s*$", text[:start], re.I))
+    target = f.exclude_categories if neg else f.categories
+    if code not in target:
+        target.append(code)
+    sp.take(start, end)
+
+
+# ---- authors -----------------------------------------------------------------------------------------------
+_NAME = r"[A-ZÀ-Þ][a-zß-ÿ]+(?:-[A-Za-zß-ÿ]+)?"
+UNKNOWN_PERSON = re.compile(rf"\b({_NAME}(?: [A-Z]\.)? {_NAME}(?: {_NAME})?)\b")
+
+
+# "… that Xiaohua Feng is not on", "where Biao Gong isn't an author": a negation right after the name
+NOT_AFTER_NAME = re.compile(r"\s+(?:(?:is|was|are|were|has|have|had|did|does)\s+(?:not|never)|isn't|wasn't|hasn't|"
+                            r"didn't|doesn't|never)\b", re.I)
+
+
+def _authors(text: str, catalog: Catalog, linker: Linker, q: ParsedQuery, sp: Spans) -> None:
+    """Authors linked against the catalog (any case, accents, order, one typo); their position ("first
+    author"); a negated author ("not by Yuyuan Li") is excluded. A capitalised name the catalog lacks is an
+    unknown author only after a person cue ("by", "author", "'s", "wrote") and only if its words are not
+    words of the collection ("Sharpness Aware Minimization" is a topic, "Geoffrey Hinton" a person)."""
+    f = q.filters
+    links = linker.authors(text)
+    for a in links:
+        if sp.taken(a.start, a.end):
+            continue
+        end = a.end + 2 if text.startswith("'s", a.end) else a.end
+        negated = is_negated(text, a.start, window=3) or bool(NOT_AFTER_NAME.match(text, end))
+        target = f.exclude_authors if negated else f.authors
+        if a.name not in target:
+            target.append(a.name)
+        sp.take(a.start, end)
+    if f.authors or f.exclude_authors:
+        if f.authors and (m := AUTHOR_POSITION.search(text)):
+            word = next(g for g in m.groups() if g).lower()
+            if word in POSITIONS:
+                f.author_position = POSITIONS[word]
+            sp.take(*m.span())
+        return
+    if not PERSON_CUE.search(text):
+        return
+    for m in UNKNOWN_PERSON.finditer(text):
+        words = [fold(w) for w in re.findall(r"[^\W\d_]+", m.group(1))]
+        if any(w in linker.vocabulary or w in stop_words() for w in words):
+            continue
+        if linker.mentions(m.group(1)):
+            continue
+        near = text[max(0, m.start() - 25): m.end() + 25]
+        if PERSON_CUE.search(near):
+            q.unknown_authors.append(m.group(1))
+            sp.take(*m.span())
+            return
+
+
+# ---- code --------------------------------------------------------------------------------------------------
+def _code(text: str, q: ParsedQuery, sp: Spans) -> None:
+    """A code word ("code", "GitHub", "open-source", "implementation") makes a released-code filter — negated
+    by "without", "didn't release", "no code", "code is not available" — unless the question asks where the
+    code of a named paper is (Intent.CODE, decided later)."""
+    m = next((m for m in CODE_WORD.finditer(text) if _is_code_release(text, m)), None)
+    if not m:
+        return
+    after = text[m.end(): m.end() + 30]
+    negated = is_negated(text, m.start(), window=4) or bool(re.match(r"\s+(?:is|was|are|were|has|have)?\s*(?:not|n't|"
+                                                                      r"never|un)", after, re.I))
+    q.filters.has_code = not negated
+    start = m.start()
+    if negated and (n := list(NEGATION.finditer(text[:m.start()]))):
+        start = n[-1].start()
+    sp.take(start, m.end())
+    for other in CODE_WORD.finditer(text, m.end()):  # "a github repo": one filter, every code word taken
+        if other.start() - sp.spans[-1][1] <= 2:
+            sp.take(*other.span())
+
+
+CODE_CUE = re.compile(r"\b(?:with|without|no|have|has|had|having|release[sd]?|releasing|available|public|publicly|"
+                      r"provide[sd]?|share[sd]?|open|opened|link|links|url|where|find|any|include[sd]?|their|its|"
+                      r"the|published|shared|accompan\w+)\b", re.I)
+
+
+def _is_code_release(text: str, m: re.Match[str]) -> bool:
+    """'GitHub', 'open-source', 'repository' always speak of released code; 'code' only with a release
+    cue next to it ('with code', 'code released', 'where is the code') — 'code generation' is a topic."""
+    if not m.group().lower().startswith(("code", "source code")):
+        return True
+    after = text[m.end():].lstrip()
+    if re.match(r"[a-z]", after) and not re.match(r"(?:is|was|are|were|has|have|release[sd]?|available|link|for|of|"
+                                                  r"and|or|in|on|that|which|public|publicly|not|open[- ]?sourced?|"
+                                                  r"shared|provided|online)\b", after, re.I):
+        return False  # a compound noun: "code generation", "code completion"
+    window = text[max(0, m.start() - 30): m.end() + 30]
+    return bool(CODE_CUE.search(window)) or not after or after[0] in "?.!,"
