@@ -71,7 +71,7 @@ def compose(plan: Plan, stats: TermStats, closeness: Closeness | None = None) ->
         not plan.papers and any(p.authors_truncated for p in stats.catalog.papers))
     caveat = truncated and bool(plan.filters.authors or plan.filters.exclude_authors or plan.parsed.unknown_authors
                                 or k == K.AUTHORS)
-    lines: list[str] = []
+    lines: list[str] = [plan.note] if plan.note else []
     if len(plan.scope) > 1 and k in (K.LIST, K.COUNT, K.ORDER):
         lines.append(f"Of the {_n(len(plan.scope), 'paper')} in the previous answer:")
     if k == K.ABSTAIN:

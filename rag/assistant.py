@@ -125,6 +125,8 @@ class Assistant:
         plan = self.planner.plan(parsed, history, filters, mode=mode, use_metadata=use_metadata)
         timings["retrieve_ms"] = (time.perf_counter() - t) * 1000
         notes: list[str] = []
+        if plan.note:
+            notes.append(plan.note)
         if _mostly_non_latin(text_q):
             notes.append("LabQA's embedding model reads English; questions in other languages may find less.")
 

@@ -54,6 +54,7 @@ class Plan:
     also: list[Paper] = field(default_factory=list)  # order answers: the other papers, in order, not cited
     message: str = ""  # why nothing is cited (none / conflict / no history), in words
     relevance: dict[str, float] = field(default_factory=dict)  # paper id → judged probability (topic plans)
+    note: str = ""  # said before the answer: how the plan differs from what was asked (a filter let go)
 
 
 class Planner:
@@ -128,7 +129,16 @@ class Planner:
             return self._named_plan(parsed, kind, named, f)
         whole_catalog = use_metadata and not parsed.topic and intent in (Intent.COUNT, Intent.ORDER, Intent.LIST)
         if scope is not None or (use_metadata and f.has_metadata()) or whole_catalog:
-            return self._catalog_plan(parsed, f, scope, intent, mode)
+            plan = self._catalog_plan(parsed, f, scope, intent, mode)
+            if plan.kind == PlanKind.NONE and parsed.topic and own.categories and scope is None:
+                # "computer vision work on whether models understand humor": the topic is there, in another area
+                wider = merge(Filters(**{**own.__dict__, "categories": []}), extra)
+                other = self._catalog_plan(parsed, wider, None, intent, mode) if wider.has_metadata() \
+                    else self._topic_plan(parsed, wider, intent, mode)
+                if other.papers:
+                    other.note = f"No paper in {' or '.join(own.categories)} is about “{parsed.topic}”; in other areas:"
+                    return other
+            return plan
         return self._topic_plan(parsed, f, intent, mode)
 
     # ---- routes --------------------------------------------------------------------------------------

@@ -264,7 +264,7 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
         or (q.ordinal is not None and not own_subject)
     q.continues = not q.refers_back and not own_subject and not inner and bool(CONTINUATION.match(text))
     # "On how many of these papers is Yuyuan Li an author?" with nothing before it: "these" is the collection
-    q.standalone = bool(own_subject or has_filters or q.order or q.intent == Intent.COUNT) and q.ordinal is None \
+    q.standalone = bool(own_subject or f.has_metadata() or q.order or q.intent == Intent.COUNT) and q.ordinal is None \
         and not ANAPHORA.search(rest)
     if q.intent == Intent.CODE and not q.mentions and not q.refers_back:
         q.intent, q.filters.has_code = Intent.LIST, True  # "github links?" with no paper in view: papers with code
@@ -303,7 +303,10 @@ def _topic(q: ParsedQuery, sp: Spans, linker: Linker, embed: Embed | None, noise
         elif fixed := linker.function_word(w, stop):
             q.corrections[raw] = fixed  # "ther" → "there", "papres" → "papers": shapes the question, no topic
             continue
-        words.append((word, m.start(), m.end(), side, is_negated(rest, m.start(), window=3)))
+        negative = is_negated(rest, m.start(), window=3)
+        if negative and f"{w}-free" in linker.vocabulary:  # "need no training" is what the papers call training-free
+            word, negative = f"{w}-free", False
+        words.append((word, m.start(), m.end(), side, negative))
     words = _concepts(words, linker, q.text or q.question)
     unknown = [i for i, (word, *_) in enumerate(words) if not linker.known(word)]
     # In a question with filters every leftover word must carry meaning to narrow them ("How many papers are in

@@ -103,3 +103,14 @@ def test_a_fact_sentence_that_points_back_brings_its_antecedent(assistant: Assis
     a = assistant.ask("Which classic portfolio model does the Thompson-sampling portfolio paper say is hard to "
                       "apply in all periods?")
     assert "Markowitz" in a.answer
+
+
+def test_a_topic_outside_the_named_category_is_found_in_its_own_and_said_so(assistant: Assistant) -> None:
+    a = assistant.ask("computer vision work on whether models understand humor")
+    assert [c.title.split('"')[1] for c in a.citations] == ["I See What You Did There"]
+    assert a.answer.startswith("No paper in cs.CV is about") and a.notes
+
+
+def test_no_x_is_x_free_when_the_papers_say_so(assistant: Assistant) -> None:
+    parsed = assistant.read("Which methods in the collection need no training at all?")
+    assert "training-free" in parsed.topic and not parsed.exclude_topic
