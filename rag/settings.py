@@ -40,6 +40,9 @@ class RelevanceSettings(BaseModel):
                              "probability reaches this; below it the assistant abstains.")
     cite_at: float = Field(default_factory=lambda: _fitted("cite_at"), ge=0, le=1, allow_inf_nan=False,
                            description="Every retrieved paper whose relevance probability reaches this is cited.")
+    cite_list_at: float = Field(default_factory=lambda: _fitted("cite_list_at"), ge=0, le=1, allow_inf_nan=False,
+                                description="The same for questions asking for every paper on a topic (\"all "
+                                "papers on …\", \"list …\"): chosen on their own citation curve.")
     single_ratio: float = Field(0.9, ge=0, le=1, allow_inf_nan=False,
                                 description="A question asking for one paper also cites a runner-up only when "
                                 "its probability is at least this share of the best one's.")
