@@ -142,10 +142,14 @@ class Relevance:
             top = max((sal for _, sal, _ in parsed.salience), default=0.0)
             if not top:
                 return {"missing_max": 0.0}
+            # the paper's words: its title and abstracts, and the retrieved pages of its PDF
+            body = frozenset(t for p in e.passages if p.page is not None for s in self.stats.passage_sentences(p.text)
+                             for t in s.terms)
             gaps: dict[int, float] = {}  # per side of an "X or Y" question: a paper on either side counts
             for w, sal, side in parsed.salience:
-                gap = 0.0 if self.stats.coverage(self.stats.terms(w), pid) >= 1.0 \
-                    else 1.0 - self.word_support.support(w, pid)
+                terms = self.stats.terms(w)
+                inside = self.stats.coverage(terms, pid) >= 1.0 or (body and set(terms) <= body)
+                gap = 0.0 if inside else 1.0 - self.word_support.support(w, pid)
                 gaps[side] = max(gaps.get(side, 0.0), sal / top * gap)
             return {"missing_max": min(gaps.values())}
 
