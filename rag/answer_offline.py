@@ -106,8 +106,11 @@ def compose(plan: Plan, stats: TermStats, closeness: Closeness | None = None) ->
     elif k == K.CODE:
         for ev in plan.papers:
             p = ev.paper
-            if p.url:
+            if p.url and p.has_code:
                 lines.append(f"Code for **{short_name(p)}**: {p.url} {cite(ev, [])}")
+            elif p.url:
+                lines.append(f"**{short_name(p)}** links to {p.url} (a project page or other link; no code release is "
+                             f"recorded for it) {cite(ev, [])}")
             elif p.has_code:
                 lines.append(f"**{p.title}** is marked as having released code in the listing, but the collection "
                              f"holds no link to it {cite(ev, [])}.")

@@ -133,7 +133,7 @@ NAME_VARIANT = re.compile(r"\b([A-Za-z][\w-]*[A-Za-z0-9])(\+\+?|[- ]?v\d+(?:\.\d
 STRONG_REF = re.compile(
     r"\b(?:of|among|from|between) (?:those|these|them|the above|the two|both)\b|\bthe (?:former|latter)\b|"
     r"\b(?:those|these|the above|the two|the same) (?:papers?|works?|ones?|two|articles?)\b|"
-    r"\b(?:this|that) (?:one|paper|work|study|article)\b|"
+    r"\b(?:this|that) (?:one|paper|work|study|article|survey|benchmark|framework|dataset|method|approach|model)\b|"
     r"\bthe (?:first|second|third|fourth|fifth|sixth|last|1st|2nd|3rd|4th|5th|other) (?:one|paper|of them|of those|"
     r"of these|work|article)\b|\b(?:both|either|each|neither) of (?:them|those|these)\b", re.I)
 # References that need an earlier answer ("these papers" can also mean the collection itself)
@@ -178,6 +178,7 @@ COMPARE_ASK = re.compile(r"\b(compar\w*|vs\.?|versus|differ\w*|contrast\w*|simil
                          r"(?:how|what) (?:do|does|are|is) .{1,60}? (?:and|or) .{1,60}? (?:differ|compare|relate))\b",
                          re.I)
 CODE_WHERE = re.compile(r"\b(?:where|link|links|url|urls|find|get|download|access|point me)\b", re.I)
+LINK_WORD = re.compile(r"\b(?:link|links|url|urls|web ?page|project page|homepage)\b", re.I)
 SINGULAR = re.compile(r"\b(?:which|what) (?:single |one )?(?:paper|work|study|article|publication)\b(?!s)|"
                       r"\b(?:a|one|the) (?:single )?(?:paper|work|study|article)\b (?:that|which|where|about|on|"
                       r"to|for|proposing|introducing|with)\b", re.I)
@@ -374,8 +375,11 @@ def _intent(q: ParsedQuery, text: str) -> Intent:
     f = q.filters
     other_filters = f.years or f.year_from or f.year_to or f.authors or f.categories
     # "where is the code for VoP?", "github for CURE4Rec", "does LEGO have code?": a link, not a filter
-    if CODE_WORD.search(text) and (CODE_WHERE.search(text) or q.mentions) and (
-            q.mentions or (not PLURAL.search(text) and not other_filters)):
+    # … and about one paper of the previous answer: "does the first one have code?", "the link for the second"
+    one_back = q.ordinal is not None and q.ordinal_count == 1
+    if (CODE_WORD.search(text) and (CODE_WHERE.search(text) or q.mentions or one_back)
+            or LINK_WORD.search(text) and (q.mentions or one_back)) and (
+            q.mentions or one_back or (not PLURAL.search(text) and not other_filters)):
         q.filters.has_code = None  # "where is the code for VoP?" asks for a link, not for a filter
         return Intent.CODE
     if COMPARE_ASK.search(text) and (len(q.mentions) >= 2 or STRONG_REF.search(text) or q.ordinal_count > 1):

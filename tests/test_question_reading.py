@@ -114,3 +114,25 @@ def test_a_topic_outside_the_named_category_is_found_in_its_own_and_said_so(assi
 def test_no_x_is_x_free_when_the_papers_say_so(assistant: Assistant) -> None:
     parsed = assistant.read("Which methods in the collection need no training at all?")
     assert "training-free" in parsed.topic and not parsed.exclude_topic
+
+
+def test_code_and_link_questions_about_one_paper_of_the_previous_answer(assistant: Assistant) -> None:
+    history = _after(assistant, "What has the group done on recommendation unlearning?")
+    first, second = history[1].paper_ids[:2]
+    a = assistant.ask("does the first one have code?", history=history)
+    assert ids(a) == [first]
+    a = assistant.ask("give me the link for the second", history=history)
+    assert ids(a) == [second]
+    url = assistant.catalog.by_id[second].url
+    assert url is None or url in a.answer
+
+
+def test_a_link_that_is_not_code_is_not_called_code(assistant: Assistant) -> None:
+    a = assistant.ask("project page for SimM")
+    assert "simm-t2i.github.io" in a.answer and "Code for" not in a.answer
+
+
+def test_that_survey_points_back(assistant: Assistant) -> None:
+    history = _after(assistant, "What has the group done on recommendation unlearning?")
+    a = assistant.ask("tell me more about that survey", history=history)
+    assert len(a.citations) == 1 and a.citations[0].title.startswith("A Survey on Recommendation Unlearning")
