@@ -275,7 +275,8 @@ def _criteria(plan: Plan) -> str:
     parts = []
     if f.authors:
         where = POSITION_WORDS.get(f.author_position or 0)
-        parts.append("by " + " and ".join(f.authors) + (f" as {where} author" if where else ""))
+        parts.append("by " + (" or " if f.any_author else " and ").join(f.authors)
+                     + (f" as {where} author" if where else ""))
     if f.exclude_authors:
         parts.append("not by " + " or ".join(f.exclude_authors))
     if f.years:

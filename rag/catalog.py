@@ -183,8 +183,10 @@ class Catalog:
             sets.append(self.known["code"] - self.with_code)
         if f.categories:
             sets.append({pid for c in f.categories for pid in self.by_category.get(c, set())})
-        for name in f.authors:
-            sets.append(self.author_ids(name, f.author_position))
+        if f.any_author and f.authors:
+            sets.append({pid for name in f.authors for pid in self.author_ids(name, f.author_position)})
+        else:
+            sets.extend(self.author_ids(name, f.author_position) for name in f.authors)
         ids = set(self.all_ids)
         if sets:
             sets.sort(key=len)

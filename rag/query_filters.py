@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from rag.catalog import Catalog, fold
 from rag.lexicon import CATEGORY_ALIASES, CATEGORY_NOUNS, ENGLISH_STOP_WORDS, PAPER_NOUNS, QUESTION_WORDS
-from rag.linking import Linker
+from rag.linking import Linker, english_words
 from rag.types import Filters
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ _YEAR_RULES: list[tuple[str, str]] = [
     # "between 2023 and 2025" and "from 2023 to 2025" are ranges; "from 2023 and 2025" names two years (a set)
     (rf"\bbetween {_Y} (?:and|to|until|through|till|-) {_Y}\b|\bfrom {_Y} (?:to|until|through|till|-) {_Y}\b", "range"),
     (rf"\b{_Y}\s*(?:-|–|—|to|until|through|till)\s*{_Y}\b", "range"),
+    (r"\b(?:the )?(\d{3}0)['’]?s\b", "decade"),  # "the 2020s"
     (rf"\b(?:since|starting(?: in| from)?|in or after|no earlier than|as of|from) {_Y}(?: on(?:wards?)?| and (?:later|after))\b"
      rf"|\b{_Y} (?:or|and) (?:later|after|since|newer|onwards?|beyond)\b|\b{_Y} onwards?\b|\b(?:since|starting(?: in| from)?|"
      rf"in or after|no earlier than|as of) {_Y}\b", "from"),
@@ -117,6 +118,8 @@ def _years(text: str, q: ParsedQuery, listing_year: int, sp: Spans) -> None:
                 q.bad_years += [y for y in ys if not (YEAR_MIN <= y <= YEAR_MAX)]
             elif kind == "range":
                 f.year_from, f.year_to = min(ys), max(ys)
+            elif kind == "decade":
+                f.year_from, f.year_to = ys[0], ys[0] + 9
             elif kind == "from":
                 f.year_from = ys[0]
             elif kind == "after":
@@ -258,6 +261,8 @@ def _authors(text: str, catalog: Catalog, linker: Linker, q: ParsedQuery, sp: Sp
         if a.name not in target:
             target.append(a.name)
         sp.take(a.start, end)
+    if len(f.authors) > 1 and re.search(r"\bor\b|\beither\b", text[links[0].start: links[-1].end], re.I):
+        f.any_author = True  # "papers by Li Zhang or Zhongxuan Han": either of them
     if f.authors or f.exclude_authors:
         if f.authors and (m := AUTHOR_POSITION.search(text)):
             word = next(g for g in m.groups() if g).lower()
@@ -278,6 +283,13 @@ def _authors(text: str, catalog: Catalog, linker: Linker, q: ParsedQuery, sp: Sp
             q.unknown_authors.append(m.group(1))
             sp.take(*m.span())
             return
+    # one capitalised name right after "by" that no paper, author or English word has: "anything by Hinton?"
+    if (m := re.search(r"\bby ([A-ZÀ-Þ][a-zß-ÿ]+(?:-[A-Za-zß-ÿ]+)?)\b", text)) and not sp.taken(*m.span(1)):
+        w = fold(m.group(1))
+        if w not in linker.vocabulary and w not in linker.name_words and w not in english_words() \
+                and not linker.mentions(m.group(1)):
+            q.unknown_authors.append(m.group(1))
+            sp.take(*m.span(1))
 
 
 # ---- code --------------------------------------------------------------------------------------------------

@@ -127,6 +127,7 @@ class Filters:
     paper_ids: list[str] = field(default_factory=list)  # restrict to these (follow-ups: "those")
     years: list[int] = field(default_factory=list)  # any of these years ("2022 or 2024"); with a range, both
     author_position: int | None = None  # 1 = first author, -1 = last listed: every name in `authors` is there
+    any_author: bool = False  # `authors` joined by "or": a paper by any of them (default: by all of them)
     exclude_authors: list[str] = field(default_factory=list)
     exclude_categories: list[str] = field(default_factory=list)
     exclude_years: list[int] = field(default_factory=list)
@@ -155,7 +156,8 @@ class Filters:
             parts.append("not from " + " or ".join(map(str, self.exclude_years)))
         if self.authors:
             where = POSITION_WORDS.get(self.author_position or 0)
-            parts.append(("author " if not where else f"{where} author ") + " and ".join(self.authors))
+            parts.append(("author " if not where else f"{where} author ")
+                         + (" or " if self.any_author else " and ").join(self.authors))
         if self.exclude_authors:
             parts.append("not by " + " or ".join(self.exclude_authors))
         if self.categories:

@@ -136,3 +136,13 @@ def test_that_survey_points_back(assistant: Assistant) -> None:
     history = _after(assistant, "What has the group done on recommendation unlearning?")
     a = assistant.ask("tell me more about that survey", history=history)
     assert len(a.citations) == 1 and a.citations[0].title.startswith("A Survey on Recommendation Unlearning")
+
+
+def test_authors_joined_by_or_decades_and_a_lone_unknown_surname(assistant: Assistant) -> None:
+    a = assistant.ask("papers by Li Zhang or Zhongxuan Han")
+    expected = {p.paper_id for p in assistant.catalog.papers if {"Li Zhang", "Zhongxuan Han"} & set(p.authors)}
+    assert set(ids(a)) == expected and len(expected) > len(ids(assistant.ask("papers by Li Zhang and Zhongxuan Han")))
+    f = assistant.read("papers from the 2020s").filters
+    assert (f.year_from, f.year_to) == (2020, 2029)
+    a = assistant.ask("is there anything by Hinton?")
+    assert a.abstained and "lists Hinton as an author" in a.answer
