@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rag.catalog import Catalog, fold
-from rag.lexicon import FIELD_ABBREVIATIONS
+from rag.lexicon import CATEGORY_ALIASES, FIELD_ABBREVIATIONS
 from rag.linking import Linker
 from rag.query_filters import (
     CODE_WORD,
@@ -324,10 +324,10 @@ def _topic(q: ParsedQuery, sp: Spans, linker: Linker, embed: Embed | None, noise
             drop = set()  # together they matter ("climate modelling or weather forecasting")
         q.noise = [words[i][0] for i in sorted(drop)]
         q.salience = [(words[i][0], shares[i], words[i][3]) for i in range(len(words))
-                      if i not in drop and not words[i][4]]
+                      if i not in drop and not words[i][4] and not _field_name(words[i][0])]
         words = [w for i, w in enumerate(words) if i not in drop]
     else:  # not measured: every word counts as carrying the question
-        q.salience = [(w[0], 1.0, w[3]) for w in words if not w[4]]
+        q.salience = [(w[0], 1.0, w[3]) for w in words if not w[4] and not _field_name(w[0])]
     keep = [w for w, _, _, _, neg in words if not neg]
     q.topic = " ".join(keep)
     q.exclude_topic = " ".join(w for w, _, _, _, neg in words if neg)
@@ -335,6 +335,16 @@ def _topic(q: ParsedQuery, sp: Spans, linker: Linker, embed: Embed | None, noise
     sides = [s for s in sides if s]
     if len(sides) > 1:
         q.alternatives = sides
+
+
+def _field_name(word: str) -> bool:
+    """The name of a whole field ("AI copyright", "fairness in machine learning"): every paper here is in one,
+    so it helps retrieval but is not a part of the question a paper must hold."""
+    return fold(word) in FIELD_NAMES
+
+
+# names of whole fields: the categories' names of more than one word ("security" alone can be the subject)
+FIELD_NAMES = frozenset(fold(n) for names in CATEGORY_ALIASES.values() for n in names if " " in n)
 
 
 def _concepts(words: list[tuple[str, int, int, int, bool]], linker: Linker,
