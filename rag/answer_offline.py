@@ -331,6 +331,9 @@ def _none(plan: Plan) -> str:
 def _topic_phrase(plan: Plan) -> str:
     """The question's subject as the user wrote it: from its first to its last topic word
     ("graph neural networks for traffic forecasting"), else the topic words."""
+    if plan.parsed.topic_span:
+        a, b = plan.parsed.topic_span
+        return (plan.parsed.text or plan.parsed.question)[a:b]
     q = plan.parsed.question
     words = plan.topic.split()
     if words:

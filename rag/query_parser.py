@@ -69,6 +69,7 @@ class ParsedQuery:
     annotate: Filters = field(default_factory=Filters)  # a second clause's filters on the first's answer
     unknown_names: list[str] = field(default_factory=list)  # a known paper name with a suffix ("MotionStone++")
     noise: list[str] = field(default_factory=list)  # words no paper uses that carry almost none of the meaning
+    topic_span: tuple[int, int] | None = None  # where the topic stands in `text`, from its first to its last word
     # each topic word (or concept) with its share of the question's meaning and its side of an "or" (0, 1, …)
     salience: list[tuple[str, float, int]] = field(default_factory=list)
 
@@ -330,6 +331,8 @@ def _topic(q: ParsedQuery, sp: Spans, linker: Linker, embed: Embed | None, noise
         q.salience = [(w[0], 1.0, w[3]) for w in words if not w[4] and not _field_name(w[0])]
     keep = [w for w, _, _, _, neg in words if not neg]
     q.topic = " ".join(keep)
+    if spans := [(a, b) for _, a, b, _, neg in words if not neg]:
+        q.topic_span = (spans[0][0], spans[-1][1])
     q.exclude_topic = " ".join(w for w, _, _, _, neg in words if neg)
     sides = [" ".join(w for w, _, _, s, neg in words if s == k and not neg) for k in range(side + 1)]
     sides = [s for s in sides if s]
