@@ -45,7 +45,7 @@ class Row:
     features: list[dict[str, float]]
     labels: list[int]
     answerable: bool
-    wants_list: bool  # asks for every paper on the topic (Intent.LIST): its own citation threshold
+    wants_list: bool  # asks for every paper on the topic (Intent.LIST or COUNT): its own citation threshold
 
 
 @dataclass
@@ -82,7 +82,7 @@ def collect(assistant: Assistant, path: Path) -> list[Row]:
         judged = planner.relevance.judged(parsed, paper_ids=ids)
         gold = set(q.gold_ids)
         out.append(Row(q.id, [j.features for j in judged], [int(j.evidence.paper.paper_id in gold) for j in judged],
-                       bool(gold), parsed.intent == Intent.LIST))
+                       bool(gold), parsed.intent in (Intent.LIST, Intent.COUNT)))
     return out
 
 

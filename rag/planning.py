@@ -186,7 +186,7 @@ class Planner:
         if parsed.topic and candidates and intent != Intent.DETAIL:
             judged = self.relevance.judged(parsed, mode, [p.paper_id for p in candidates])
             relevance = {j.evidence.paper.paper_id: j.p for j in judged}
-            cite_at = self.settings.cite_list_at if intent == Intent.LIST else self.settings.cite_at
+            cite_at = self.settings.cite_list_at if intent in (Intent.LIST, Intent.COUNT) else self.settings.cite_at
             keep = {pid for pid, p in relevance.items() if p >= cite_at}
             candidates = [p for p in candidates if p.paper_id in keep]
         if parsed.exclude_topic:
@@ -211,7 +211,7 @@ class Planner:
             nearest = sorted(ranked[:10], key=lambda e: -e.dense)[:3]  # closest in meaning
             return Plan(parsed, PlanKind.ABSTAIN, ranked=ranked, topic=query, nearest=[e.paper for e in nearest],
                         relevance=relevance)
-        cite_at = self.settings.cite_list_at if intent == Intent.LIST else self.settings.cite_at
+        cite_at = self.settings.cite_list_at if intent in (Intent.LIST, Intent.COUNT) else self.settings.cite_at
         keep = sorted((j for j in judged if j.p >= cite_at or j is best), key=lambda j: -j.p)
         if parsed.singular or intent in (Intent.AUTHORS, Intent.DETAIL):
             keep = [j for j in keep if j.p >= self.settings.single_ratio * best.p][:2] if parsed.singular \
