@@ -316,13 +316,19 @@ def _topic(q: ParsedQuery, sp: Spans, linker: Linker, embed: Embed | None, noise
     weigh = list(range(len(words))) if q.is_metadata else unknown
     if embed is not None and (len(words) > 1 or (words and q.is_metadata)):  # one topic word carries it all
         text = q.text or q.question
-        # the same model call embeds each word (the relevance judgement compares them with the papers' words)
-        # and the topic as it stands (retrieval's query when no word is dropped)
-        also = [fold(w[0]) for w in words] + [" ".join(w[0] for w in words if not w[4])]
+        # the same model call embeds the topic as it stands (retrieval's query when no word is dropped)
+        also = [" ".join(w[0] for w in words if not w[4])]
         shares = dict(enumerate(leave_out(text, [[w[1:3]] for w in words], embed, also)))
         drop = {i for i in weigh if shares[i] < noise_below}
+        if side and drop:  # "climate modelling or weather forecasting": each alternative is a subject of its own
+            for i in list(drop):
+                own = [w for w in words if w[3] == words[i][3]]
+                a, b = own[0][1], own[-1][2]
+                if len(own) > 1 and leave_out(text[a:b], [[(words[i][1] - a, words[i][2] - a)]], embed)[0] \
+                        >= noise_below:
+                    drop.discard(i)
         if len(drop) > 1 and leave_out(text, [[words[i][1:3] for i in drop]], embed)[0] >= 2 * noise_below:
-            drop = set()  # together they matter ("climate modelling or weather forecasting")
+            drop = set()  # together they matter
         q.noise = [words[i][0] for i in sorted(drop)]
         q.salience = [(words[i][0], shares[i], words[i][3]) for i in range(len(words))
                       if i not in drop and not words[i][4] and not _field_name(words[i][0])]

@@ -139,18 +139,22 @@ class Relevance:
             """What the paper misses of the question: each word it does not use, weighed by the word's share of
             the question's meaning (rag.salience) and by how far the paper's nearest word is (rag.word_support)."""
             pid = e.paper.paper_id
-            top = max((sal for _, sal, _ in parsed.salience), default=0.0)
-            if not top:
+            if not any(sal for _, sal, _ in parsed.salience):
                 return {"missing_max": 0.0}
             # the paper's words: its title and abstracts, and the retrieved pages of its PDF
             body = frozenset(t for p in e.passages if p.page is not None for s in self.stats.passage_sentences(p.text)
                              for t in s.terms)
-            gaps: dict[int, float] = {}  # per side of an "X or Y" question: a paper on either side counts
+            # per side of an "X or Y" question, each weighed against its own most meaningful word: a paper on
+            # either side counts
+            tops: dict[int, float] = {}
+            for _, sal, side in parsed.salience:
+                tops[side] = max(tops.get(side, 0.0), sal)
+            gaps: dict[int, float] = {}
             for w, sal, side in parsed.salience:
                 terms = self.stats.terms(w)
                 inside = self.stats.coverage(terms, pid) >= 1.0 or (body and set(terms) <= body)
                 gap = 0.0 if inside else 1.0 - self.word_support.support(w, pid)
-                gaps[side] = max(gaps.get(side, 0.0), sal / top * gap)
+                gaps[side] = max(gaps.get(side, 0.0), sal / tops[side] * gap if tops[side] else 0.0)
             return {"missing_max": min(gaps.values())}
 
         self.word_support.prepare([w for w, _, _ in parsed.salience])

@@ -29,6 +29,7 @@ class WordSupport:
         self.catalog = catalog
         self.embedder = embedder
         self.terms = terms
+        self._words: dict[str, np.ndarray] = {}  # the current question's words (prepare)
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -57,13 +58,14 @@ class WordSupport:
             self.terms.get(sorted({w for p in self.catalog.papers for w in self.words_of(p.paper_id)}))
 
     def prepare(self, words: list[str]) -> None:
-        """Embed a question's words in one batch before asking support() about each of them."""
-        self.embedder.embed_cached([fold(w) for w in words])
+        """Fetch (or embed, in one batch) a question's words before asking support() about each of them."""
+        self._words = dict(zip((fold(w) for w in words), self.terms.get([fold(w) for w in words]), strict=True))
 
     def support(self, word: str, paper_id: str) -> float:
         """The cosine of the word's nearest word in the paper (1.0 for a word the paper uses as written)."""
         vecs = self._paper_vectors(paper_id)
         if not len(vecs):
             return 0.0
-        v = self.embedder.embed_cached([fold(word)])[0]
+        key = fold(word)
+        v = self._words[key] if key in self._words else self.terms.get([key])[0]
         return float(max(0.0, (vecs @ v).max()))
