@@ -220,6 +220,8 @@ def test_chat_papers_and_sessions_in_a_real_browser(server: str, browser: Any, a
     # 3. a filter beside the chat applies to retrieval and the answer says so
     open_filters(page)
     choose(page, "#lq-year-from", "2025")
+    # the filters' title names what the server has received: ask only once the year has arrived (as test 5)
+    page.wait_for_function("document.querySelector('#lq-filters').innerText.includes('2025')")
     timings.append(ask(page, "unlearning"))
     assert "Filters applied: year ≥ 2025" in last_answer(page)
     filtered = cards(page)
