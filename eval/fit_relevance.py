@@ -30,7 +30,7 @@ import numpy as np
 from eval.dataset import load_dataset
 from rag.assistant import Assistant, clean_question
 from rag.query_parser import Intent
-from rag.relevance import FEATURES, MODEL_FILE
+from rag.relevance import CANDIDATES, FEATURES, MODEL_FILE
 from rag.settings import load_settings
 
 DEV = Path(__file__).resolve().parent / "dev.jsonl"
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         print("refusing to fit on a test split", file=sys.stderr)
         return 2
     names = [f for f in args.features.split(",") if f]
-    if unknown := set(names) - set(FEATURES):
+    if unknown := set(names) - set(CANDIDATES):
         print(f"unknown feature(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     assistant = Assistant(load_settings())
