@@ -7,15 +7,18 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import cached_property
 
 from rag.answer_offline import Cited, compose
 from rag.catalog import Catalog
 from rag.citations import check
+from rag.conversation import Conversation
 from rag.errors import LLMError, QuestionError
 from rag.planning import Plan, Planner
 from rag.planning import PlanKind as K
 from rag.prompts import ABSTAIN_PREFIX
+from rag.query_filters import merge
 from rag.query_parser import ParsedQuery, parse
 from rag.safety import INSTRUCTION, redact_instructions
 from rag.settings import Settings
@@ -100,6 +103,14 @@ class Assistant:
         return parse(question, self.index.catalog, self.settings.listing_year, self.index.embedder.embed_cached,
                      self.settings.relevance.noise_salience)
 
+    def _alone(self, history: list[Turn]) -> ParsedQuery | None:
+        """The conversation's latest question as if asked on its own (its own continuations resolved)."""
+        users = [i for i, t in enumerate(history) if t.role == "user"]
+        if not users:
+            return None
+        latest = self.read(clean_question(history[users[-1]].content))
+        return Conversation.alone(latest, self._alone(history[:users[-1]]) if latest.continues else None)
+
     def ask(self, question: str, filters: Filters | None = None, history: list[Turn] | None = None,
             mode: str = "hybrid", use_metadata: bool = True, offline: bool = False) -> Answer:
         answer = None
@@ -120,6 +131,13 @@ class Assistant:
         text_q = clean_question(question)
         history = history or []
         parsed = self.read(text_q)
+        if parsed.continues:  # "what about 2024?" after "unlearning papers from 2025": that question, with 2024
+            parsed = Conversation.carry(parsed, self._alone(history)) or parsed
+        elif parsed.relative and not parsed.topic and not parsed.mentions and (before := self._alone(history)):
+            # "any newer ones than these?": the previous question's subject, dated after its answer's papers
+            parsed = replace(parsed, topic=before.topic, salience=before.salience, alternatives=before.alternatives,
+                             filters=merge(replace(before.filters, years=[], year_from=None, year_to=None,
+                                                   exclude_years=[]), parsed.filters))
         timings["parse_ms"] = (time.perf_counter() - t0) * 1000
         t = time.perf_counter()
         plan = self.planner.plan(parsed, history, filters, mode=mode, use_metadata=use_metadata)

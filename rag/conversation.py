@@ -5,9 +5,12 @@ reproduced?"). The planner asks; this module never routes or answers."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from typing import Any
 
 from rag.catalog import Catalog
 from rag.formatting import short_name
+from rag.query_filters import merge
 from rag.query_parser import Intent, ParsedQuery
 from rag.types import Paper, Turn
 
@@ -49,6 +52,49 @@ class Conversation:
         return papers[ordinal - 1: ordinal - 1 + n] if 0 < ordinal <= len(papers) else []
 
 
+    @staticmethod
+    def carry(parsed: ParsedQuery, previous: ParsedQuery | None) -> ParsedQuery | None:
+        """"What about from 2024?" after "Which unlearning papers came out in 2025?": a continuation that sets a
+        field the previous question had set asks that question again with the field changed (narrowing the
+        previous answer would find nothing). None when it sets no such field: it narrows the previous answer."""
+        if previous is None:
+            return None
+        new, old = parsed.filters, previous.filters
+        groups = [("years", "year_from", "year_to", "exclude_years"),
+                  ("authors", "author_position", "any_author", "exclude_authors"),
+                  ("categories", "exclude_categories"), ("has_code",)]
+        changed = [g for g in groups if any(_set(getattr(new, k)) for k in g) and any(_set(getattr(old, k)) for k in g)]
+        if not changed:
+            return None
+        filters = replace(old, **{k: getattr(new, k) for g in changed for k in g}, paper_ids=[])
+        return replace(previous, question=parsed.question, text=parsed.text, filters=filters, continues=False,
+                       refers_back=False)
+
+    @staticmethod
+    def alone(parsed: ParsedQuery, previous: ParsedQuery | None) -> ParsedQuery:
+        """The question as if asked on its own, given the previous question as if asked on its own: "and from
+        2025?" after "unlearning papers" is "unlearning papers from 2025" (so a later "what about 2024?" changes
+        the right question)."""
+        if not parsed.continues or previous is None:
+            return parsed
+        return Conversation.carry(parsed, previous) or replace(
+            previous, question=parsed.question, text=parsed.text, filters=merge(previous.filters, parsed.filters),
+            continues=False, refers_back=False)
+
+    def authors_of(self, papers: list[Paper], position: int) -> list[str]:
+        """The authors at a position (1 = first, -1 = last listed, 0 = every author) of the papers in view."""
+        out: list[str] = []
+        for p in papers:
+            names = p.authors if position == 0 else (
+                [p.authors[position - 1 if position > 0 else position]] if len(p.authors) >= abs(position) else [])
+            out.extend(n for n in names if n not in out)
+        return out
+
+    def no_authors(self, papers: list[Paper]) -> str:
+        if not papers:
+            return "There is no paper in view to take an author from. Name the paper, e.g. “other papers by VoP's authors”."
+        return f"The sources list no authors for {', '.join(short_name(p.title) for p in papers)}."
+
     def related(self, papers: list[Paper], relation: str) -> list[Paper]:
         """The originals of the companions among `papers` ("the original paper"), or the companions of the
         originals ("was it reproduced?")."""
@@ -69,3 +115,7 @@ class Conversation:
             return f"{names} {'is' if len(papers) == 1 else 'are'} not a reproducibility companion of another paper " \
                    "in the collection."
         return f"The collection has no reproducibility companion of {names}."
+
+
+def _set(value: Any) -> bool:
+    return value is not None and value != [] and value is not False

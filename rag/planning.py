@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from rag.catalog import Catalog, chronological, newest_first
+from rag.catalog import Catalog, chronological, newest_first, sort_key
 from rag.conversation import Conversation
 from rag.formatting import short_name
 from rag.prompts import FILTER_CONFLICT, NO_HISTORY, NO_HISTORY_HINT
+from rag.query_filters import merge
 from rag.query_parser import PLURAL, Intent, ParsedQuery, linker_for
 from rag.relevance import Relevance
 from rag.retrieval import Index
@@ -117,6 +118,11 @@ class Planner:
                 return Plan(parsed, PlanKind.NONE, filters=f, message=self.conversation.no_relation(named, parsed.relation))
             named = related
 
+        if parsed.relative and use_metadata:
+            return self._relative_plan(parsed, f, named or scope or [], intent, mode)
+        if parsed.scope_author is not None and use_metadata:
+            return self._scope_author_plan(parsed, f, named or (self.conversation.pick(scope, parsed) if scope else []),
+                                           intent, mode)
         if intent == Intent.CODE:
             targets = named or (self.conversation.pick(scope, parsed) if scope else [])
             return self._named_plan(parsed, PlanKind.CODE, targets, f)
@@ -170,6 +176,45 @@ class Planner:
         cited = ev[:1] if kind == PlanKind.ORDER else ev
         return Plan(parsed, kind if ev else PlanKind.NONE, papers=cited, ranked=ev, filters=f, topic=parsed.topic,
                     also=also, scope=pinned)
+
+    def _relative_plan(self, parsed: ParsedQuery, f: Filters, targets: list[Paper], intent: Intent,
+                       mode: str) -> Plan:
+        """"Any newer ones than these?": papers on the same question dated after (or before) every paper in view."""
+        dated = [sort_key(p) for p in targets if p.year]
+        if not dated:
+            return Plan(parsed, PlanKind.NONE, filters=f, message=(
+                "The papers in view have no date to compare with." if targets else f"{NO_HISTORY} {NO_HISTORY_HINT}"))
+        newer = parsed.relative == "newer"
+        bound = max(dated) if newer else min(dated)
+        wide = Filters(**{**f.__dict__, "paper_ids": []})
+        plan = self._catalog_plan(parsed, wide, None, intent, mode) if wide.has_metadata() or parsed.topic \
+            else Plan(parsed, PlanKind.LIST, papers=[self._evidence(p) for p in newest_first(self.catalog.papers)])
+        own = {p.paper_id for p in targets}
+        plan.papers = plan.ranked = [e for e in plan.papers if e.paper.paper_id not in own and e.paper.year and (
+            sort_key(e.paper) > bound if newer else sort_key(e.paper) < bound)]
+        if not plan.papers:
+            return Plan(parsed, PlanKind.NONE, filters=wide, message=(
+                f"No paper{' on this' if parsed.topic else ''} in the collection is {parsed.relative} than "
+                f"{', '.join(short_name(p) for p in targets)}."))
+        names = ", ".join(short_name(p) for p in targets[:3]) + (" …" if len(targets) > 3 else "")
+        plan.note = f"{'Newer' if newer else 'Older'} than {names}:"
+        return plan
+
+    def _scope_author_plan(self, parsed: ParsedQuery, f: Filters, targets: list[Paper], intent: Intent,
+                           mode: str) -> Plan:
+        """"What else has its first author written?": the other papers of that author (of any of its authors when
+        no position is named)."""
+        authors = self.conversation.authors_of(targets, parsed.scope_author or 0)
+        if not authors:
+            return Plan(parsed, PlanKind.NONE, filters=f, message=self.conversation.no_authors(targets))
+        wider = merge(Filters(**{**f.__dict__, "paper_ids": [], "authors": authors, "any_author": True}), None)
+        plan = self._catalog_plan(parsed, wider, None, intent, mode)
+        own = {p.paper_id for p in targets}
+        plan.papers = plan.ranked = [e for e in plan.papers if e.paper.paper_id not in own]
+        if not plan.papers:
+            return Plan(parsed, PlanKind.NONE, filters=wider, message=(
+                f"The collection has no other paper by {' or '.join(authors)}."))
+        return plan
 
     def _catalog_plan(self, parsed: ParsedQuery, f: Filters, scope: list[Paper] | None, intent: Intent,
                       mode: str) -> Plan:
@@ -286,21 +331,3 @@ def _same(p: Paper) -> Paper:
 
 def _paper(e: Evidence) -> Paper:
     return e.paper
-
-
-def merge(a: Filters, b: Filters | None) -> Filters:
-    """Filters from the question plus filters chosen in the UI (both apply)."""
-    out = Filters(**{k: (list(v) if isinstance(v, list) else v) for k, v in a.__dict__.items()})
-    if b is None:
-        return out
-    out.year_from = max(filter(None, [out.year_from, b.year_from]), default=None)
-    out.year_to = min(filter(None, [out.year_to, b.year_to]), default=None)
-    out.years = out.years or list(b.years)
-    out.authors += [x for x in b.authors if x not in out.authors]
-    out.categories = b.categories if b.categories and not out.categories else out.categories
-    if b.has_code is not None:
-        out.has_code = b.has_code
-    out.paper_ids += [x for x in b.paper_ids if x not in out.paper_ids]
-    for name in ("exclude_authors", "exclude_categories", "exclude_years"):
-        getattr(out, name).extend(x for x in getattr(b, name) if x not in getattr(out, name))
-    return out

@@ -194,22 +194,31 @@ def _categories(text: str, f: Filters, sp: Spans) -> None:
     noun ("NLP papers", "IR or CV papers"), after "papers in/on/under" ending the phrase ("papers on computer
     vision"), after a category word ("the category machine learning"), or as the whole question. "fairness in
     machine learning" is a topic."""
+    read: list[tuple[int, int]] = []  # the category phrases read so far
     for m in re.finditer(r"\b(?:arxiv\s+)?cs\.(cv|ir|lg|cl|ai|cr)\b", text, re.I):
         _add_category(text, f, "cs." + m.group(1).upper(), m.start(), m.end(), sp)
+        read.append(m.span())
     whole = text.strip(" ?.!").lower()
-    for chained_pass in (False, True):  # "IR or CV papers": the second name joins a category already read
-        for code, pat in _ALIASES:
-            for m in pat.finditer(text):
-                if not sp.taken(m.start(), m.end()) and _used_as_category(text, m, whole, sp, chained_pass):
-                    _add_category(text, f, code, m.start(), m.end(), sp)
+    for m, code in _alias_matches(text, sp):
+        if not sp.taken(m.start(), m.end()) and _used_as_category(text, m, whole):
+            _add_category(text, f, code, m.start(), m.end(), sp)
+            read.append(m.span())
+    # "IR or computer vision papers", "crypto/security (cs.CR)": a name joined by or/and/slash/comma or a
+    # bracket to a category already read is one too (repeated: each one read can bring its neighbour)
+    while chained := [(m, code) for m, code in _alias_matches(text, sp) if _chained(text, m, read)]:
+        for m, code in chained:
+            _add_category(text, f, code, m.start(), m.end(), sp)
+            read.append(m.span())
 
 
-def _used_as_category(text: str, m: re.Match[str], whole: str, sp: Spans, chained_pass: bool) -> bool:
+def _alias_matches(text: str, sp: Spans) -> list[tuple[re.Match[str], str]]:
+    return [(m, code) for code, pat in _ALIASES for m in pat.finditer(text) if not sp.taken(m.start(), m.end())]
+
+
+def _used_as_category(text: str, m: re.Match[str], whole: str) -> bool:
     before, after = text[:m.start()], text[m.end():]
     if before.endswith("-") and not before.lower().endswith("non-"):
         return False  # "vision-language" is a topic word
-    if chained_pass:
-        return _chained(text, m.start(), sp)
     if len(m.group()) == 2 and m.group().isupper() and m.group().lower() not in ("ai", "ml"):
         return True  # "IR", "CV", "CL", "CR", "LG" written as codes name the category wherever they stand
     return (
@@ -221,10 +230,17 @@ def _used_as_category(text: str, m: re.Match[str], whole: str, sp: Spans, chaine
     )
 
 
-def _chained(text: str, start: int, sp: Spans) -> bool:
-    """'IR or computer vision papers': an alias joined by or/and to a category already read."""
-    return bool(re.search(r"(?:\bor|\band|/|,)\s+$", text[:start])) and any(
-        b <= start and start - b < 6 for _, b in sp.spans)
+_JOIN_BEFORE = re.compile(r"(?:\bor|\band|/|,|\()\s*$", re.I)
+_JOIN_AFTER = re.compile(r"\s*(?:or\b|and\b|/|,|\()", re.I)
+
+
+def _chained(text: str, m: re.Match[str], read: list[tuple[int, int]]) -> bool:
+    """A category name joined to a category phrase already read, on either side."""
+    if text[:m.start()].endswith("-"):
+        return False
+    joined_before = _JOIN_BEFORE.search(text[:m.start()]) and any(b <= m.start() and m.start() - b < 6 for _, b in read)
+    joined_after = _JOIN_AFTER.match(text, m.end()) and any(a >= m.end() and a - m.end() < 6 for a, _ in read)
+    return bool(joined_before or joined_after)
 
 
 def _add_category(text: str, f: Filters, code: str, start: int, end: int, sp: Spans) -> None:
@@ -308,8 +324,9 @@ def _code(text: str, q: ParsedQuery, sp: Spans) -> None:
     if negated and (n := list(NEGATION.finditer(text[:m.start()]))):
         start = n[-1].start()
     sp.take(start, m.end())
-    for other in CODE_WORD.finditer(text, m.end()):  # "a github repo": one filter, every code word taken
-        if other.start() - sp.spans[-1][1] <= 2:
+    # "a github repo", "a github link / released code": one filter, every code word that speaks of a release taken
+    for other in CODE_WORD.finditer(text, m.end()):
+        if other.start() - sp.spans[-1][1] <= 2 or _is_code_release(text, other):
             sp.take(*other.span())
 
 
@@ -330,3 +347,21 @@ def _is_code_release(text: str, m: re.Match[str]) -> bool:
         return False  # a compound noun: "code generation", "code completion"
     window = text[max(0, m.start() - 30): m.end() + 30]
     return bool(CODE_CUE.search(window)) or not after or after[0] in "?.!,"
+
+
+def merge(a: Filters, b: Filters | None) -> Filters:
+    """Filters from the question plus filters chosen in the UI (both apply)."""
+    out = Filters(**{k: (list(v) if isinstance(v, list) else v) for k, v in a.__dict__.items()})
+    if b is None:
+        return out
+    out.year_from = max(filter(None, [out.year_from, b.year_from]), default=None)
+    out.year_to = min(filter(None, [out.year_to, b.year_to]), default=None)
+    out.years = out.years or list(b.years)
+    out.authors += [x for x in b.authors if x not in out.authors]
+    out.categories = b.categories if b.categories and not out.categories else out.categories
+    if b.has_code is not None:
+        out.has_code = b.has_code
+    out.paper_ids += [x for x in b.paper_ids if x not in out.paper_ids]
+    for name in ("exclude_authors", "exclude_categories", "exclude_years"):
+        getattr(out, name).extend(x for x in getattr(b, name) if x not in getattr(out, name))
+    return out

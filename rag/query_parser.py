@@ -68,6 +68,10 @@ class ParsedQuery:
     text: str = ""  # the question as read: misspelt function words respelt ("thsoe" → "those")
     annotate: Filters = field(default_factory=Filters)  # a second clause's filters on the first's answer
     unknown_names: list[str] = field(default_factory=list)  # a known paper name with a suffix ("MotionStone++")
+    # "what else has its first author written?": the papers of an author of the paper in view (position 1 = first,
+    # -1 = last, 0 = any of its authors), the paper itself left out
+    scope_author: int | None = None
+    relative: str = ""  # "newer" / "older": papers dated after / before the papers in view ("any newer ones than these?")
     noise: list[str] = field(default_factory=list)  # words no paper uses that carry almost none of the meaning
     topic_span: tuple[int, int] | None = None  # where the topic stands in `text`, from its first to its last word
     # each topic word (or concept) with its share of the question's meaning and its side of an "or" (0, 1, …)
@@ -167,6 +171,14 @@ COUNT = re.compile(rf"\bhow many\b(?=(?:\s+[\w'.-]+){{0,4}}?\s+(?:{PAPER_NOUNS_R
 # "how many … does the copyright paper evaluate?": a number inside one paper, not a count of papers
 ONE_PAPER = re.compile(r"\b(?:the|this|that|its|their) (?:[\w'-]+ ){0,4}?(?:paper|work|study|article|survey|benchmark)\b"
                        r"(?!s)|\b(?:it|its)\b", re.I)
+# "what else has its first author written?", "other papers by the same authors", "more from that paper's last author"
+_POSITION = r"first|lead|main|second|third|last|senior"
+SCOPE_AUTHOR = re.compile(rf"(?:\b(?:its|their|the same|that paper's|this paper's|the paper's|that|this)|'s)\s+"
+                          rf"(?:(?P<pos>{_POSITION})\s+)?(?:authors?|writers?|people)\b"
+                          rf"|\bthe\s+(?:(?P<pos2>{_POSITION})\s+)?authors?\s+of\b", re.I)
+RELATIVE = re.compile(r"\b(?:(more recent|newer|later|fresher)|(older|earlier))\s+(?:ones?\s+|papers?\s+|works?\s+|"
+                      r"studies\s+)?than\b", re.I)
+OTHER_WORK = re.compile(r"\b(?:else|other|others|more|another|also)\b", re.I)
 AUTHORS_ASK = re.compile(r"\bwho(?:'s| is| are| were| was)? (?:wrote|write|writes|authored|authors?|behind|the authors?|"
                          r"on the author list|worked on|did|made|created|published|involved)\b|"
                          r"\b(?:what|which|list|name) (?:are |were )?(?:the )?authors?\b|\bauthors? (?:of|for|on)\b|"
@@ -225,6 +237,9 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
             q.unknown_names.append(m.group())
             sp.take(*m.span())
 
+    if m := RELATIVE.search(sp.rest()):  # "newer than these" compares with the papers in view; it is no order
+        q.relative = "newer" if m.group(1) else "older"
+        sp.take(*m.span())
     rest = sp.rest()
     if m := ORDER_DESC.search(rest):
         q.order = "desc"
@@ -245,6 +260,12 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
                                                   or m.group(1)):
         q.relation = "original" if m.group(1) else "companion"
         sp.take(*m.span())
+    # read on the whole text: "VoP's first author" — the name (with its "'s") is already taken as a mention
+    if (m := SCOPE_AUTHOR.search(text)) and OTHER_WORK.search(text):
+        pos = (m.group("pos") or m.group("pos2") or "").lower()
+        q.scope_author = {"": 0, "first": 1, "lead": 1, "main": 1, "second": 2, "third": 3, "last": -1,
+                          "senior": -1}[pos]
+        sp.take(*m.span())
     _topic(q, sp, linker, embed, noise_below)
     q.intent = _intent(q, text)
     q.singular = bool(SINGULAR.search(text) or WHAT_IS_NAME.search(text)) and not PLURAL.search(text)
@@ -263,7 +284,12 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
     q.explicit_ref = strong or (weak and not own_subject and not bool(f.years or f.authors or f.categories))
     has_filters = bool(f.years or f.year_from or f.year_to or f.authors or f.categories or q.unknown_authors)
     q.refers_back = strong or (weak and not own_subject and not has_filters) or elliptic \
-        or (q.ordinal is not None and not own_subject)
+        or (q.ordinal is not None and not own_subject) or (q.scope_author is not None and not q.mentions)
+    if q.relative:
+        q.refers_back = q.refers_back or not q.mentions
+        q.intent = Intent.COUNT if q.intent == Intent.COUNT else Intent.LIST
+    if q.scope_author is not None:
+        q.intent = Intent.COUNT if q.intent == Intent.COUNT else Intent.LIST
     q.continues = not q.refers_back and not own_subject and not inner and bool(CONTINUATION.match(text))
     # "On how many of these papers is Yuyuan Li an author?" with nothing before it: "these" is the collection
     q.standalone = bool(own_subject or f.has_metadata() or q.order or q.intent == Intent.COUNT) and q.ordinal is None \

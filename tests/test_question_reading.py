@@ -146,3 +146,49 @@ def test_authors_joined_by_or_decades_and_a_lone_unknown_surname(assistant: Assi
     assert (f.year_from, f.year_to) == (2020, 2029)
     a = assistant.ask("is there anything by Hinton?")
     assert a.abstained and "lists Hinton as an author" in a.answer
+
+
+# ---- round 4: follow-ups that change the previous question, authors of the paper in view, dates relative to it,
+# category names joined to a code, code words after the first ----------------------------------------------------
+def test_what_about_another_year_asks_the_previous_question_again(assistant: Assistant) -> None:
+    history = _after(assistant, "Which unlearning papers came out in 2025?")
+    a = assistant.ask("what about from 2024?", history=history)
+    assert a.citations and all(c.year == 2024 for c in a.citations)
+    assert all("unlearning" in (p := assistant.catalog.by_id[i]).title.lower() + p.abstract.lower() for i in ids(a))
+    # a narrowing continuation in between is part of the question the next one changes
+    history = _after(assistant, "unlearning papers")
+    b = assistant.ask("and from 2025?", history=history)
+    history += [Turn("user", "and from 2025?"), Turn("assistant", b.answer, ids(b))]
+    c = assistant.ask("what about 2024?", history=history)
+    assert set(ids(c)) == set(ids(a))
+    # another author replaces the author
+    history = _after(assistant, "papers by Yuyuan Li")
+    d = assistant.ask("what about Chaochao Chen?", history=history)
+    assert set(ids(d)) == {p.paper_id for p in assistant.catalog.papers if "Chaochao Chen" in p.authors}
+
+
+def test_other_papers_of_an_author_of_the_paper_in_view(assistant: Assistant) -> None:
+    history = _after(assistant, "What is VoP?")
+    vop = assistant.catalog.by_id[history[1].paper_ids[0]]
+    a = assistant.ask("what else has its first author written?", history=history)
+    expected = {p.paper_id for p in assistant.catalog.papers if vop.authors[0] in p.authors} - {vop.paper_id}
+    assert expected and set(ids(a)) == expected
+    b = assistant.ask("what else did the authors of VoP write?")
+    assert set(ids(b)) == {p.paper_id for p in assistant.catalog.papers
+                           if set(p.authors) & set(vop.authors)} - {vop.paper_id}
+    assert assistant.read("who are the authors of VoP?").scope_author is None  # asks who, not for other papers
+
+
+def test_newer_than_the_papers_in_view(assistant: Assistant) -> None:
+    history = _after(assistant, "unlearning papers from 2023")
+    before = [assistant.catalog.by_id[i] for i in history[1].paper_ids]
+    a = assistant.ask("any newer ones than those?", history=history)
+    assert a.citations and all(c.year and c.year >= max(p.year for p in before) for c in a.citations)
+    assert not set(ids(a)) & {p.paper_id for p in before} and "Newer than" in a.answer
+
+
+def test_a_category_name_joined_to_its_code_is_not_a_topic(assistant: Assistant) -> None:
+    parsed = assistant.read("anything filed under crypto/security (cs.CR)?")
+    assert parsed.filters.categories == ["cs.CR"] and not parsed.topic
+    parsed = assistant.read("which ones have a github link / released code?")
+    assert parsed.filters.has_code is True and not parsed.topic
