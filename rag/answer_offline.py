@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rag.catalog import fold
 from rag.formatting import authors_text, byline, paper_when, short_name
 from rag.lexicon import CATEGORY_LABELS
 from rag.planning import Plan
@@ -72,7 +73,7 @@ def compose(plan: Plan, stats: TermStats, closeness: Closeness | None = None) ->
     caveat = truncated and bool(plan.filters.authors or plan.filters.exclude_authors or plan.parsed.unknown_authors
                                 or k == K.AUTHORS)
     lines: list[str] = [plan.note] if plan.note else []
-    if len(plan.scope) > 1 and k in (K.LIST, K.COUNT, K.ORDER):
+    if len(plan.scope) > 1 and k in (K.LIST, K.COUNT, K.ORDER) and not plan.parsed.facet:
         lines.append(f"Of the {_n(len(plan.scope), 'paper')} in the previous answer:")
     if k == K.ABSTAIN:
         lines.append(f"{ABSTAIN_PREFIX} {_topic_phrase(plan)}. {NEAREST_TOPICS}")
@@ -86,6 +87,9 @@ def compose(plan: Plan, stats: TermStats, closeness: Closeness | None = None) ->
         lines.append(_headed(f"**{n}** paper{'s' if n != 1 else ''}", _criteria(plan)) + ":")
         for ev in plan.papers:
             lines.append(f"- **{ev.paper.title}** ({paper_when(ev.paper)}) {cite(ev, [])}")
+    elif k == K.OVERVIEW:
+        lines.extend(_overview(plan))
+        caveat = caveat or (plan.parsed.facet == "authors" and any(p.authors_truncated for p in plan.scope))
     elif k == K.AUTHORS:
         for ev in plan.papers:
             p = ev.paper
@@ -154,6 +158,40 @@ def compose(plan: Plan, stats: TermStats, closeness: Closeness | None = None) ->
     if caveat:
         lines.append(AUTHORS_CAVEAT)
     return "\n".join(lines), cited
+
+
+MAX_FACET = 15  # an overview names at most this many authors, categories or years
+
+
+def _overview(plan: Plan) -> list[str]:
+    """Counts of the papers in plan.scope by author, category or year, most first (years in order)."""
+    papers, facet = plan.scope, plan.parsed.facet
+    counts: dict[str, int] = {}
+    spelled: dict[str, str] = {}  # one author under one spelling ("XiaoHua Feng" is "Xiaohua Feng")
+    for p in papers:
+        keys = p.authors if facet == "authors" else ([p.category] if p.category else []) if facet == "categories" \
+            else [str(p.year)] if p.year else []
+        for key in dict.fromkeys(spelled.setdefault(fold(k), k) for k in keys) or ["(not recorded)"]:
+            counts[key] = counts.get(key, 0) + 1
+    if facet == "years":
+        rows = sorted(counts.items(), key=lambda kv: (kv[0] == "(not recorded)", kv[0]))
+    else:
+        rows = sorted(counts.items(), key=lambda kv: (kv[0] == "(not recorded)", -kv[1], kv[0]))
+
+    def label(key: str) -> str:
+        return f"{key} ({CATEGORY_LABELS[key]})" if facet == "categories" and key in CATEGORY_LABELS else key
+
+    named, many = {"authors": ("author", "authors"), "categories": ("category", "categories"),
+                   "years": ("year", "years")}[facet]
+    criteria = _criteria(plan)
+    head = f"{_n(len(papers), 'paper')}{' ' + criteria if criteria else ' in the collection'}, by {named} " \
+           f"({len([k for k in counts if k != '(not recorded)'])} different {many}):"
+    lines = [head]
+    lines.extend(f"- {label(key)}: {n}" for key, n in rows[:MAX_FACET])
+    if len(rows) > MAX_FACET:
+        lines.append(f"- and {len(rows) - MAX_FACET} more, with {_n(sum(n for _, n in rows[MAX_FACET:]), 'paper')}"
+                     f" between them" if facet != "authors" else f"- and {len(rows) - MAX_FACET} more")
+    return lines
 
 
 def _annotation(plan: Plan, stats: TermStats) -> str:

@@ -40,6 +40,7 @@ class PlanKind(StrEnum):
     ORDER = "order"
     COMPARE = "compare"
     CODE = "code"
+    OVERVIEW = "overview"  # counts by author, category or year (Plan.scope: the papers counted)
 
 
 @dataclass
@@ -118,6 +119,8 @@ class Planner:
                 return Plan(parsed, PlanKind.NONE, filters=f, message=self.conversation.no_relation(named, parsed.relation))
             named = related
 
+        if intent == Intent.OVERVIEW:
+            return self._overview_plan(parsed, f, scope, mode)
         if parsed.relative and use_metadata:
             return self._relative_plan(parsed, f, named or scope or [], intent, mode)
         if parsed.scope_author is not None and use_metadata:
@@ -176,6 +179,18 @@ class Planner:
         cited = ev[:1] if kind == PlanKind.ORDER else ev
         return Plan(parsed, kind if ev else PlanKind.NONE, papers=cited, ranked=ev, filters=f, topic=parsed.topic,
                     also=also, scope=pinned)
+
+    def _overview_plan(self, parsed: ParsedQuery, f: Filters, scope: list[Paper] | None, mode: str) -> Plan:
+        """"Who are the most frequent authors?", "papers per year on unlearning": the papers counted are the
+        collection's (or the filters', the topic's, the previous answer's); the answer counts them, citing none."""
+        papers = newest_first(self.catalog.filter(f)) if scope is None else self.catalog.filter(f)
+        if parsed.topic and papers:
+            judged = self.relevance.judged(parsed, mode, [p.paper_id for p in papers])
+            keep = {j.evidence.paper.paper_id for j in judged if j.p >= self.settings.cite_list_at}
+            papers = [p for p in papers if p.paper_id in keep]
+        if not papers:
+            return Plan(parsed, PlanKind.NONE, filters=f, topic=parsed.topic, scope=scope or [])
+        return Plan(parsed, PlanKind.OVERVIEW, filters=f, topic=parsed.topic, scope=papers)
 
     def _relative_plan(self, parsed: ParsedQuery, f: Filters, targets: list[Paper], intent: Intent,
                        mode: str) -> Plan:

@@ -41,6 +41,7 @@ class Intent(StrEnum):
     ORDER = "order"  # newest / oldest
     COMPARE = "compare"  # two or more named papers side by side
     CODE = "code"  # where the code of a paper is
+    OVERVIEW = "overview"  # the collection (or the papers on a topic) by author, category or year
 
 
 @dataclass
@@ -71,6 +72,7 @@ class ParsedQuery:
     # "what else has its first author written?": the papers of an author of the paper in view (position 1 = first,
     # -1 = last, 0 = any of its authors), the paper itself left out
     scope_author: int | None = None
+    facet: str = ""  # OVERVIEW: "authors", "categories" or "years"
     relative: str = ""  # "newer" / "older": papers dated after / before the papers in view ("any newer ones than these?")
     noise: list[str] = field(default_factory=list)  # words no paper uses that carry almost none of the meaning
     topic_span: tuple[int, int] | None = None  # where the topic stands in `text`, from its first to its last word
@@ -176,6 +178,27 @@ _POSITION = r"first|lead|main|second|third|last|senior"
 SCOPE_AUTHOR = re.compile(rf"(?:\b(?:its|their|the same|that paper's|this paper's|the paper's|that|this)|'s)\s+"
                           rf"(?:(?P<pos>{_POSITION})\s+)?(?:authors?|writers?|people)\b"
                           rf"|\bthe\s+(?:(?P<pos2>{_POSITION})\s+)?authors?\s+of\b", re.I)
+# What the collection holds, grouped: "who are the most frequent authors?", "which categories are covered?",
+# "how many papers per year?". A facet word asked about as a whole, never one naming a filter value.
+_PEOPLE = r"(?:authors|contributors|researchers|people|writers)"
+FACETS = {
+    "authors": re.compile(
+        rf"\bwho (?:are|is|were) the (?:most )?(?:frequent|prolific|common|active|top|main|leading)\b|"
+        rf"\bwho (?:wrote|writes|has written|published|publishes|authored|appears?|contributed) (?:the )?most\b|"
+        rf"\b(?:most|top) (?:\d+ |ten |five )?(?:frequent |prolific |common |active )?{_PEOPLE}\b|"
+        rf"\b(?:list|all|every|which|what|name) (?:of )?(?:the )?(?:different |distinct )?{_PEOPLE}\b"
+        rf"(?! (?:behind|of (?:the|this|that|it|its)\b))|"
+        rf"\b{_PEOPLE} (?:ranked |sorted |ordered )?by (?:number|count|papers)|"
+        rf"\bhow many (?:different |distinct |unique )?{_PEOPLE}\b", re.I),
+    "categories": re.compile(
+        r"\b(?:which|what|list|all|name) (?:of )?(?:the )?(?:different |distinct )?(?:arxiv )?"
+        r"(?:categories|areas|fields|subject areas|subjects)\b(?! (?:of|is|does|do) (?:the|this|that|it|its|[A-Z]))|"
+        r"\b(?:per|by|each|every) (?:arxiv )?(?:category|area|field|subject)\b|"
+        r"\bhow many (?:different |distinct )?(?:categories|areas|fields)\b", re.I),
+    "years": re.compile(
+        r"\b(?:per|by|each|every|a) year\b|\byear by year\b|\b(?:which|what) years\b|"
+        r"\b(?:range|span) of (?:years|dates)\b|\bwhat (?:period|time span|time range)\b", re.I),
+}
 RELATIVE = re.compile(r"\b(?:(more recent|newer|later|fresher)|(older|earlier))\s+(?:ones?\s+|papers?\s+|works?\s+|"
                       r"studies\s+)?than\b", re.I)
 OTHER_WORK = re.compile(r"\b(?:else|other|others|more|another|also)\b", re.I)
@@ -237,6 +260,12 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
             q.unknown_names.append(m.group())
             sp.take(*m.span())
 
+    for name, pat in FACETS.items():
+        one_paper = bool(ONE_PAPER.search(text) and not PLURAL.search(text)) or bool(ORDINAL.search(text))
+        if (m := pat.search(sp.rest())) and not q.mentions and not one_paper:
+            q.facet = name
+            sp.take(*m.span())
+            break
     if m := RELATIVE.search(sp.rest()):  # "newer than these" compares with the papers in view; it is no order
         q.relative = "newer" if m.group(1) else "older"
         sp.take(*m.span())
@@ -285,6 +314,9 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
     has_filters = bool(f.years or f.year_from or f.year_to or f.authors or f.categories or q.unknown_authors)
     q.refers_back = strong or (weak and not own_subject and not has_filters) or elliptic \
         or (q.ordinal is not None and not own_subject) or (q.scope_author is not None and not q.mentions)
+    if q.facet:  # about the collection unless it says "those"
+        q.intent = Intent.OVERVIEW
+        q.refers_back = q.explicit_ref
     if q.relative:
         q.refers_back = q.refers_back or not q.mentions
         q.intent = Intent.COUNT if q.intent == Intent.COUNT else Intent.LIST

@@ -192,3 +192,21 @@ def test_a_category_name_joined_to_its_code_is_not_a_topic(assistant: Assistant)
     assert parsed.filters.categories == ["cs.CR"] and not parsed.topic
     parsed = assistant.read("which ones have a github link / released code?")
     assert parsed.filters.has_code is True and not parsed.topic
+
+
+def test_the_collection_by_author_category_or_year(assistant: Assistant) -> None:
+    papers = assistant.catalog.papers
+    a = assistant.ask("who are the most frequent authors?")
+    assert not a.citations and "by author" in a.answer and "first three authors" in a.answer
+    top = max({p.authors.count(x) and x for p in papers for x in p.authors},
+              key=lambda x: sum(1 for p in papers if any(y.lower() == x.lower() for y in p.authors)))
+    assert f"{sum(1 for p in papers if any(y.lower() == top.lower() for y in p.authors))}" in a.answer
+    b = assistant.ask("how many papers per year?")
+    for year in {p.year for p in papers if p.year}:
+        assert f"- {year}: {sum(1 for p in papers if p.year == year)}" in b.answer
+    c = assistant.ask("which categories are covered?")
+    assert all(f"- {cat} (" in c.answer for cat in {p.category for p in papers if p.category})
+    d = assistant.ask("which authors worked on unlearning?")  # the authors of the papers on a topic
+    assert "about “unlearning”" in d.answer and assistant.read("which authors worked on unlearning?").facet == "authors"
+    # one paper's authors stay an authors question
+    assert assistant.read("who are the authors of VoP?").facet == ""
