@@ -96,6 +96,13 @@ def compose(plan: Plan, stats: TermStats, closeness: Closeness | None = None) ->
             who = f"is by {authors_text(p.authors, p.authors_truncated)}" if p.authors else \
                 "has no known authors: it has no entry in the listing, only an abstract"
             lines.append(f"**{p.title}** ({paper_when(p)}) {who} {cite(ev, [])}.")
+    elif k == K.ORDER and len(plan.papers) > 1:
+        word = "most recent" if plan.parsed.order == "desc" else "earliest"
+        lines.append(f"The {len(plan.papers)} {word} papers{' ' + _criteria(plan) if _criteria(plan) else ''}:")
+        for ev in plan.papers:
+            p = ev.paper
+            lines.append(f"- **{p.title}** by {authors_text(p.authors, p.authors_truncated)}, published "
+                         f"{paper_when(p)} {cite(ev, [])}")
     elif k == K.ORDER:
         first = plan.papers[0]
         word = "most recent" if plan.parsed.order == "desc" else "earliest"
@@ -149,7 +156,8 @@ def compose(plan: Plan, stats: TermStats, closeness: Closeness | None = None) ->
             lines.append(f"**{ev.paper.title}** ({byline(ev.paper)}):")
             lines.append(f"{_join(sents)} {cite(ev, sents)}")
         else:
-            lines.append(f"{len(plan.papers)} papers in the collection bear on this, closest first:")
+            order = {"asc": "oldest first", "desc": "newest first"}.get(plan.parsed.sort, "closest first")
+            lines.append(f"{len(plan.papers)} papers in the collection bear on this, {order}:")
             for i, ev in enumerate(plan.papers):
                 s = pick(ev, 2 if i == 0 else 1)  # the best match says a little more
                 lines.append(f"- **{short_name(ev.paper)}** ({paper_when(ev.paper)}): {_join(s)} {cite(ev, s)}")
@@ -348,6 +356,8 @@ def _headed(count: str, criteria: str) -> str:
 
 
 def _order_note(plan: Plan) -> str:
+    if plan.parsed.sort and len(plan.papers) > 1:
+        return ", newest first" if plan.parsed.sort == "desc" else ", oldest first"
     return ", newest first" if len(plan.papers) > 2 and not plan.scope else ""
 
 

@@ -254,9 +254,12 @@ class Planner:
         kind = PlanKind(intent.value) if intent != Intent.TOPIC else (
             PlanKind.LIST if len(candidates) != 1 else PlanKind.DETAIL)
         also: list[Paper] = []
+        if parsed.sort and kind in (PlanKind.LIST, PlanKind.COUNT):
+            candidates = chronological(candidates, _same, newest=parsed.sort == "desc")
         if kind == PlanKind.ORDER:
             candidates = chronological(candidates, _same, newest=parsed.order == "desc")
-            candidates, also = candidates[:1], candidates[1:]
+            n = parsed.order_count
+            candidates, also = candidates[:n], candidates[n:]
         ev = [self._evidence(p) for p in candidates]
         return Plan(parsed, kind if ev else PlanKind.NONE, papers=ev, ranked=ev, filters=f, topic=parsed.topic,
                     scope=scope or [], also=also, relevance=relevance)
@@ -283,9 +286,12 @@ class Planner:
         several = len(papers) > 1 or (not parsed.singular and bool(PLURAL.search(parsed.question)))
         papers = self._with_companions(papers, self.stats.terms(query), several=several)
         also: list[Paper] = []
+        if parsed.sort:
+            papers = chronological(papers, _paper, newest=parsed.sort == "desc")
         if intent == Intent.ORDER:
             papers = chronological(papers, _paper, newest=parsed.order == "desc")
-            also, papers = [e.paper for e in papers[1:]], papers[:1]
+            n = parsed.order_count
+            also, papers = [e.paper for e in papers[n:]], papers[:n]
         # a list question on a topic reads as a topic answer: every relevant paper, closest first
         kind = {Intent.AUTHORS: PlanKind.AUTHORS, Intent.DETAIL: PlanKind.DETAIL,
                 Intent.ORDER: PlanKind.ORDER}.get(intent, PlanKind.TOPIC)

@@ -172,9 +172,10 @@ def _alias_pattern() -> list[tuple[str, re.Pattern[str]]]:
     out = []
     for code, names in CATEGORY_ALIASES.items():
         for name in names:
-            flags = 0 if len(name) == 2 and name not in ("ml", "ai", "cv") else re.I
-            alias = re.escape(name).replace(r"\ ", r"\s+") if flags else re.escape(name.upper())
-            out.append((code, re.compile(rf"(?<!\w){alias}(?![\w-])", flags)))
+            # any case: a two-letter code in upper case is a category anywhere, in lower case ("ir papers") only
+            # where it names papers (_used_as_category)
+            alias = re.escape(name).replace(r"\ ", r"\s+")
+            out.append((code, re.compile(rf"(?<!\w){alias}(?![\w-])", re.I)))
     return out
 
 
@@ -299,12 +300,14 @@ def _authors(text: str, catalog: Catalog, linker: Linker, q: ParsedQuery, sp: Sp
             q.unknown_authors.append(m.group(1))
             sp.take(*m.span())
             return
-    # one capitalised name right after "by" that no paper, author or English word has: "anything by Hinton?"
-    if (m := re.search(r"\bby ([A-ZÀ-Þ][a-zß-ÿ]+(?:-[A-Za-zß-ÿ]+)?)\b", text)) and not sp.taken(*m.span(1)):
+    # one name right after "by" that no paper, author or English word has: "anything by Hinton?" — or, typed in
+    # lower case, ending the question: "is there a paper by hinton?"
+    if ((m := re.search(r"\bby ([A-ZÀ-Þ][a-zß-ÿ]+(?:-[A-Za-zß-ÿ]+)?)\b", text))
+            or (m := re.search(r"\bby ([a-zß-ÿ]+(?:-[a-zß-ÿ]+)?)\s*[?.!]*\s*$", text))) and not sp.taken(*m.span(1)):
         w = fold(m.group(1))
         if w not in linker.vocabulary and w not in linker.name_words and w not in english_words() \
-                and not linker.mentions(m.group(1)):
-            q.unknown_authors.append(m.group(1))
+                and w not in stop_words() and not linker.mentions(m.group(1)):
+            q.unknown_authors.append(m.group(1)[:1].upper() + m.group(1)[1:])
             sp.take(*m.span(1))
 
 

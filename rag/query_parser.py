@@ -72,6 +72,8 @@ class ParsedQuery:
     # "what else has its first author written?": the papers of an author of the paper in view (position 1 = first,
     # -1 = last, 0 = any of its authors), the paper itself left out
     scope_author: int | None = None
+    order_count: int = 1  # "the three most recent papers": how many an order answer names
+    sort: str = ""  # a list "sorted by year" / "chronologically": "asc" (oldest first) or "desc"
     facet: str = ""  # OVERVIEW: "authors", "categories" or "years"
     relative: str = ""  # "newer" / "older": papers dated after / before the papers in view ("any newer ones than these?")
     noise: list[str] = field(default_factory=list)  # words no paper uses that carry almost none of the meaning
@@ -129,6 +131,8 @@ def _respell_function_words(text: str, linker: Linker) -> str:
     stop = stop_words()
 
     def fix(m: re.Match[str]) -> str:
+        if m.group().isupper():  # "OCR", "ASR": an acronym, never a misspelt "or"
+            return m.group()
         return linker.function_word(m.group(), stop) or m.group()
 
     return re.sub(r"(?<![\w-])[A-Za-z]{3,8}(?![\w-])", fix, text)
@@ -199,6 +203,12 @@ FACETS = {
         r"\b(?:per|by|each|every|a) year\b|\byear by year\b|\b(?:which|what) years\b|"
         r"\b(?:range|span) of (?:years|dates)\b|\bwhat (?:period|time span|time range)\b", re.I),
 }
+SORTED = re.compile(r"\b(?:(?:sorted|ordered|arranged|listed|ranked|organi[sz]ed)\s+(?:by|according to)\s+(?:the\s+)?"
+                    r"(?:(?:publication|release)\s+)?(?:year|date|time)s?(?:\s+(?:of\s+)?publication)?|"
+                    r"(?:in\s+)?(?:chronological(?:ly)?|date|time)\s+order|chronologically)"
+                    r"(?:,?\s*(?P<desc>newest|latest|most recent)\s+first|,?\s*(?:oldest|earliest)\s+first)?"
+                    r"|\b(?:(?P<desc2>newest|latest|most recent)|oldest|earliest)\s+first\b", re.I)
+_COUNT_WORD = r"\d{1,2}|two|three|four|five|six|seven|eight|nine|ten"
 RELATIVE = re.compile(r"\b(?:(more recent|newer|later|fresher)|(older|earlier))\s+(?:ones?\s+|papers?\s+|works?\s+|"
                       r"studies\s+)?than\b", re.I)
 OTHER_WORK = re.compile(r"\b(?:else|other|others|more|another|also)\b", re.I)
@@ -260,9 +270,13 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
             q.unknown_names.append(m.group())
             sp.take(*m.span())
 
+    if m := SORTED.search(sp.rest()):  # how to list, not what: "papers sorted by year"
+        q.sort = "desc" if m.group("desc") or m.group("desc2") else "asc"
+        sp.take(*m.span())
     for name, pat in FACETS.items():
         one_paper = bool(ONE_PAPER.search(text) and not PLURAL.search(text)) or bool(ORDINAL.search(text))
-        if (m := pat.search(sp.rest())) and not q.mentions and not one_paper:
+        per_paper = re.search(r"\b(?:has|have|with) the (?:most|fewest|most number of) (?:co-?)?authors\b", text, re.I)
+        if (m := pat.search(sp.rest())) and not q.mentions and not one_paper and not per_paper:
             q.facet = name
             sp.take(*m.span())
             break
@@ -276,6 +290,10 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
     elif m := ORDER_ASC.search(rest):
         q.order = "asc"
         sp.take(*m.span())
+    # "the three most recent", "5 newest", "the latest two papers"
+    if q.order and (n := re.search(rf"\b({_COUNT_WORD})\s+(?:\w+\s+)?$", text[:m.start()], re.I)
+                    or re.match(rf"\s+({_COUNT_WORD})\b", text[m.end():], re.I)):
+        q.order_count = NUMBER_WORDS.get(n.group(1).lower()) or int(n.group(1))
     if m := FIRST_N.search(sp.rest()):
         q.ordinal = -1 if m.group(1).lower() == "last" else 1
         q.ordinal_count = NUMBER_WORDS.get(m.group(2).lower()) or int(m.group(2))
@@ -355,8 +373,11 @@ def _topic(q: ParsedQuery, sp: Spans, linker: Linker, embed: Embed | None, noise
                 "-" in w and all(part in stop for part in w.split("-"))):  # "related-work", "co-written"
             continue
         word = raw
+        acronym = raw.isupper() and len(raw) <= 6  # "OCR", "ASR": an acronym is never a misspelt word
         if w in FIELD_ABBREVIATIONS and (raw.isupper() or w not in linker.vocabulary or len(w) > 3):
             word = FIELD_ABBREVIATIONS[w]
+        elif acronym:
+            pass
         elif fixed := linker.correct(w):
             q.corrections[raw] = fixed
             word = fixed
@@ -466,7 +487,7 @@ def _intent(q: ParsedQuery, text: str) -> Intent:
     if DETAIL_ASK.search(text) and (q.mentions or WEAK_REF.search(text) or STRONG_REF.search(text)) \
             and not PLURAL.search(text):
         return Intent.DETAIL
-    if q.is_metadata and not q.topic:
+    if (q.is_metadata or q.sort) and not q.topic:
         return Intent.LIST
     if WANTS_ALL.search(text) or PLURAL.search(text) and not q.mentions:
         return Intent.LIST

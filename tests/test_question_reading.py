@@ -210,3 +210,16 @@ def test_the_collection_by_author_category_or_year(assistant: Assistant) -> None
     assert "about “unlearning”" in d.answer and assistant.read("which authors worked on unlearning?").facet == "authors"
     # one paper's authors stay an authors question
     assert assistant.read("who are the authors of VoP?").facet == ""
+
+
+def test_sorted_lists_n_newest_and_lower_case_names(assistant: Assistant) -> None:
+    from rag.catalog import sort_key
+    a = assistant.ask("papers sorted by year")
+    dated = [assistant.catalog.by_id[i] for i in ids(a) if assistant.catalog.by_id[i].year]
+    assert len(a.citations) == len(assistant.catalog.papers) and dated == sorted(dated, key=sort_key)
+    b = assistant.ask("What are the three most recent papers?")
+    newest = sorted((p for p in assistant.catalog.papers if p.year), key=sort_key, reverse=True)[:3]
+    assert ids(b) == [p.paper_id for p in newest]
+    assert assistant.read("any ir papers?").filters.categories == ["cs.IR"]
+    assert assistant.read("is there a paper by hinton?").unknown_authors == ["Hinton"]
+    assert assistant.read("which paper has the most authors?").facet == ""
