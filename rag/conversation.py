@@ -26,8 +26,8 @@ class Conversation:
         """The papers a follow-up refers to: those the latest assistant answer cited (Turn.paper_ids), else
         those it names by title. "The second one" needs an answer that listed two; so does "which is newer?"."""
         need = (parsed.ordinal if parsed.ordinal and parsed.ordinal > 0 else 1) + parsed.ordinal_count - 1
-        if parsed.intent in (Intent.ORDER, Intent.COMPARE) and not parsed.ordinal:
-            need = 2
+        if parsed.intent in (Intent.ORDER, Intent.COMPARE) and not parsed.ordinal and not parsed.mentions:
+            need = 2  # "which is newer?", "how do they differ?" ("how does it compare to X?" names the other)
         for turn in reversed(history):
             if turn.role != "assistant":
                 continue

@@ -131,6 +131,8 @@ class Planner:
             return self._named_plan(parsed, PlanKind.CODE, targets, f)
         if intent == Intent.COMPARE:
             targets = named if len(named) >= 2 else (self.conversation.pick(scope, parsed) if scope else named)
+            if scope and len(named) == 1:  # "how does it compare to CURE4Rec?"
+                targets = [p for p in targets if p.paper_id != named[0].paper_id][:1] + named
             return self._named_plan(parsed, PlanKind.COMPARE, targets, f)
         if named and scope is None and intent not in (Intent.LIST, Intent.COUNT) and not f.has_metadata():
             kind = {Intent.AUTHORS: PlanKind.AUTHORS, Intent.DETAIL: PlanKind.DETAIL,
@@ -243,7 +245,7 @@ class Planner:
                 if intent in (Intent.TOPIC, Intent.LIST) and len(picked) == 1:
                     intent = Intent.DETAIL
         relevance: dict[str, float] = {}
-        if parsed.topic and candidates and intent != Intent.DETAIL:
+        if parsed.topic and candidates and intent != Intent.DETAIL and not (parsed.aspect and scope):
             judged = self.relevance.judged(parsed, mode, [p.paper_id for p in candidates])
             relevance = {j.evidence.paper.paper_id: j.p for j in judged}
             cite_at = self.settings.cite_list_at if intent in (Intent.LIST, Intent.COUNT) else self.settings.cite_at

@@ -73,6 +73,7 @@ class ParsedQuery:
     # -1 = last, 0 = any of its authors), the paper itself left out
     scope_author: int | None = None
     order_count: int = 1  # "the three most recent papers": how many an order answer names
+    aspect: bool = False  # "which datasets did they use?": the topic is an aspect of the papers in view
     sort: str = ""  # a list "sorted by year" / "chronologically": "asc" (oldest first) or "desc"
     facet: str = ""  # OVERVIEW: "authors", "categories" or "years"
     relative: str = ""  # "newer" / "older": papers dated after / before the papers in view ("any newer ones than these?")
@@ -195,6 +196,10 @@ FACETS = {
         rf"\b{_PEOPLE} (?:ranked |sorted |ordered )?by (?:number|count|papers)|"
         rf"\bhow many (?:different |distinct |unique )?{_PEOPLE}\b", re.I),
     "categories": re.compile(
+        r"\bwhat (?:do|does|did) (?:you|you guys|y'all|the group|the lab|the team|this group|your group|your lab|"
+        r"they|we) (?:mostly |mainly |usually )?(?:work|research|focus|publish|do research) (?:on|about|in)\b|"
+        r"\bwhat (?:is|are) (?:the |your |the group's |the lab's |our )?(?:main )?(?:research )?(?:areas|focus|"
+        r"themes|research topics|research interests)\b|"
         r"\b(?:which|what|list|all|name) (?:of )?(?:the )?(?:different |distinct )?(?:arxiv )?"
         r"(?:categories|areas|fields|subject areas|subjects)\b(?! (?:of|is|does|do) (?:the|this|that|it|its|[A-Z]))|"
         r"\b(?:per|by|each|every) (?:arxiv )?(?:category|area|field|subject)\b|"
@@ -209,6 +214,14 @@ SORTED = re.compile(r"\b(?:(?:sorted|ordered|arranged|listed|ranked|organi[sz]ed
                     r"(?:,?\s*(?P<desc>newest|latest|most recent)\s+first|,?\s*(?:oldest|earliest)\s+first)?"
                     r"|\b(?:(?P<desc2>newest|latest|most recent)|oldest|earliest)\s+first\b", re.I)
 _COUNT_WORD = r"\d{1,2}|two|three|four|five|six|seven|eight|nine|ten"
+# a pronoun as the subject of the question: "which datasets did they use?", "what does it propose?" — the topic
+# words are then an aspect of the papers in view, not a new subject
+PRONOUN_SUBJECT = re.compile(r"\b(?:did|do|does|were|are|is|was|have|has|had|can|could|would)\s+(?:they|it|those|"
+                             r"these|both|the two|either of them)\b(?!\s+(?:papers?|works?|have|has|got|any|anything|something)\b)|\b(?:they|it)\s+(?:use|uses|"
+                             r"used|propose|proposes|proposed|evaluate|evaluates|evaluated|train|trains|trained|"
+                             r"handle|handles|handled|achieve|achieves|achieved|report|reports|reported|need|needs|"
+                             r"needed|require|requires|required|rely|relies|relied|address|addresses|addressed)\b",
+                             re.I)
 RELATIVE = re.compile(r"\b(?:(more recent|newer|later|fresher)|(older|earlier))\s+(?:ones?\s+|papers?\s+|works?\s+|"
                       r"studies\s+)?than\b", re.I)
 OTHER_WORK = re.compile(r"\b(?:else|other|others|more|another|also)\b", re.I)
@@ -344,8 +357,18 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
     # "On how many of these papers is Yuyuan Li an author?" with nothing before it: "these" is the collection
     q.standalone = bool(own_subject or f.has_metadata() or q.order or q.intent == Intent.COUNT) and q.ordinal is None \
         and not ANAPHORA.search(rest)
+    if PRONOUN_SUBJECT.search(text) and not q.mentions and q.topic and not inner and not q.is_metadata:
+        q.aspect = q.refers_back = q.standalone = True  # with nothing before, the words are the subject
     if q.intent == Intent.CODE and not q.mentions and not q.refers_back:
         q.intent, q.filters.has_code = Intent.LIST, True  # "github links?" with no paper in view: papers with code
+    # "how does it compare to CURE4Rec?" (the paper in view and CURE4Rec), "how do they differ?" (the papers in view)
+    bare_compare = bool(COMPARE_ASK.search(text)) and not q.mentions and bool(q.topic) \
+        and not COMPARE_ASK.sub("", q.topic).strip()  # "which is better?": nothing but the comparison
+    if COMPARE_ASK.search(text) and not inner and (bare_compare or WEAK_REF.search(rest) and len(q.mentions) <= 1
+                                                   and not q.topic):
+        q.intent, q.refers_back = Intent.COMPARE, True
+        if bare_compare:
+            q.topic, q.salience = "", []
     if q.intent == Intent.COMPARE and len(q.mentions) < 2 and not (q.refers_back or q.continues):
         q.intent = Intent.TOPIC
     return q
@@ -369,7 +392,8 @@ def _topic(q: ParsedQuery, sp: Spans, linker: Linker, embed: Embed | None, noise
         if w == "or":
             side += 1
             continue
-        if w in stop or w in ORDINALS or len(w) < 2 or w.isdigit() or w.endswith(("n't", "n’t")) or (
+        if w in stop or w in ORDINALS or len(w) < 2 or w.isdigit() or w.endswith(("n't", "n’t")) or \
+                re.split(r"['’]", w)[0] in stop or (  # "I'm", "you're", "we've"
                 "-" in w and all(part in stop for part in w.split("-"))):  # "related-work", "co-written"
             continue
         word = raw

@@ -223,3 +223,17 @@ def test_sorted_lists_n_newest_and_lower_case_names(assistant: Assistant) -> Non
     assert assistant.read("any ir papers?").filters.categories == ["cs.IR"]
     assert assistant.read("is there a paper by hinton?").unknown_authors == ["Hinton"]
     assert assistant.read("which paper has the most authors?").facet == ""
+
+
+def test_comparisons_and_aspects_of_the_papers_in_view(assistant: Assistant) -> None:
+    history = _after(assistant, "What is LEGO?")
+    lego = history[1].paper_ids[0]
+    a = assistant.ask("How does it compare to CURE4Rec?", history=history)
+    assert len(a.citations) == 2 and ids(a)[0] == lego and "Side by side" in a.answer
+    history += [Turn("user", "How does it compare to CURE4Rec?"), Turn("assistant", a.answer, ids(a))]
+    b = assistant.ask("which datasets did they use?", history=history)  # an aspect of both, not a new subject
+    assert ids(b) == ids(a)
+    history = _after(assistant, "unlearning surveys")
+    c = assistant.ask("which is better?", history=history)
+    assert set(ids(c)) == set(history[1].paper_ids) and "Side by side" in c.answer
+    assert assistant.read("hi, I'm new to the group. what do you work on?").facet == "categories"
