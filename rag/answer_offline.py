@@ -20,7 +20,7 @@ from rag.planning import Plan
 from rag.planning import PlanKind as K
 from rag.prompts import ABSTAIN_PREFIX, AUTHORS_CAVEAT, NEAREST_TOPICS, NO_MATCH
 from rag.term_stats import SentenceInfo, TermStats
-from rag.types import POSITION_WORDS, Evidence, Filters, Paper
+from rag.types import MONTH_NAMES, POSITION_WORDS, Evidence, Filters, Paper
 
 QUANTITY = re.compile(r"\b(how (?:many|much|large|big|long)|what (?:size|number|percentage|gain|improvement|"
                       r"average)|by how much)\b", re.I)
@@ -337,6 +337,8 @@ def _criteria(plan: Plan) -> str:
         parts.append(f"up to {f.year_to}")
     if f.exclude_years:
         parts.append("not from " + " or ".join(map(str, f.exclude_years)))
+    if f.months:
+        parts.append("published in " + " or ".join(MONTH_NAMES[m - 1] for m in f.months))
     if f.categories:
         parts.append("in " + " or ".join(f"{c} ({CATEGORY_LABELS[c]})" if c in CATEGORY_LABELS else c
                                          for c in f.categories))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from rag.catalog import Catalog, fold
 from rag.lexicon import CATEGORY_ALIASES, CATEGORY_NOUNS, ENGLISH_STOP_WORDS, PAPER_NOUNS, QUESTION_WORDS
 from rag.linking import Linker, english_words
-from rag.types import Filters
+from rag.types import MONTH_NAMES, Filters
 
 if TYPE_CHECKING:
     from rag.query_parser import ParsedQuery
@@ -22,13 +22,14 @@ YEAR_MIN, YEAR_MAX = 1900, 2100  # a year outside this is a mistake to report, n
 
 def read_filters(text: str, q: ParsedQuery, listing_year: int, catalog: Catalog, linker: Linker, sp: Spans) -> None:
     """The catalog filters a text states: years, categories, authors, released code."""
+    _months(text, q, sp)
     _years(text, q, listing_year, sp)
     _categories(text, q.filters, sp)
     _authors(text, catalog, linker, q, sp)
     _code(text, q, sp)
 PAPER_NOUNS_RE = "|".join(PAPER_NOUNS)
 CATEGORY_NOUNS_RE = "|".join(CATEGORY_NOUNS)
-NEGATION = re.compile(r"\b(?:not|no|non|without|except|excluding|exclude|never|lacking|lack|minus|"
+NEGATION = re.compile(r"\b(?:not|no|non|without|except|excluding|exclude|never|lacking|lack|minus|outside|"
                       r"other than|apart from|aside from|rather than|instead of)\b|n't\b|\bnon-", re.I)
 CLAUSE_END = re.compile(r"[,;:.?!]|\b(?:and|but|or|which|that|who|where|while|whereas)\b", re.I)
 AUTHOR_POSITION = re.compile(
@@ -102,6 +103,28 @@ _YEAR_RULES: list[tuple[str, str]] = [
 ]
 _YEAR_CONTEXT = re.compile(r"\b(?:in|from|since|before|after|of|year|years|published|between|and|or|to|until|dated|"
                            r"during|circa|around|nor)\s*$", re.I)
+
+
+_MONTH = {m.lower(): i for i, m in enumerate(MONTH_NAMES, start=1)} | {
+    m[:3].lower(): i for i, m in enumerate(MONTH_NAMES, start=1)} | {"sept": 9}
+_MONTH_RE = "|".join(sorted(_MONTH, key=len, reverse=True))
+# "published in December", "from March 2024", "the December 2024 papers": a month names a date only next to a date
+# cue or a year ("may" and "march" are also verbs)
+MONTH_PHRASE = re.compile(rf"\b(?:(?:in|from|during|of|published in|released in|came out in|appeared in)\s+(?:the month of\s+)?"
+                          rf"(?P<a>{_MONTH_RE})\.?(?:\s+(?P<ya>\d{{4}}))?|(?P<b>{_MONTH_RE})\.?\s+(?P<yb>\d{{4}}))\b", re.I)
+
+
+def _months(text: str, q: ParsedQuery, sp: Spans) -> None:
+    """Months of publication ("in December", "March 2024"); the year beside one is read as a year too."""
+    for m in MONTH_PHRASE.finditer(text):
+        name = (m.group("a") or m.group("b")).lower()
+        if name == "may" and not (m.group("ya") or m.group("yb")) and m.group("a") and m.group("a")[0].islower():
+            continue  # "… in may …" without a year: too likely the verb
+        month = _MONTH[name]
+        if month not in q.filters.months:
+            q.filters.months.append(month)
+        end = m.end("a") if m.group("a") else m.end("b")
+        sp.take(m.start(), end)
 
 
 def _years(text: str, q: ParsedQuery, listing_year: int, sp: Spans) -> None:
@@ -226,11 +249,14 @@ def _used_as_category(text: str, m: re.Match[str], whole: str) -> bool:
         bool(_BEFORE_NOUN.match(after))
         or (bool(_AFTER_NOUN.search(before)) and bool(_NP_END.match(after)))
         or bool(_CAT_CUE_BEFORE.search(before))
+        or (bool(_EXCEPT_BEFORE.search(before)) and bool(_NP_END.match(after)))  # "everything except machine learning"
         or bool(re.match(rf"^\s*(?:{CATEGORY_NOUNS_RE})\b", after, re.I))
         or whole == m.group().lower()
     )
 
 
+_EXCEPT_BEFORE = re.compile(r"\b(?:except|excluding|other than|apart from|besides|but not|outside(?: of)?)\s+(?:the\s+)?$",
+                            re.I)
 _JOIN_BEFORE = re.compile(r"(?:\bor|\band|/|,|\()\s*$", re.I)
 _JOIN_AFTER = re.compile(r"\s*(?:or\b|and\b|/|,|\()", re.I)
 

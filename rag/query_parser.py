@@ -340,7 +340,8 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
     own_subject = bool(q.topic or q.mentions or q.unknown_names)
     f = q.filters
     elliptic = not own_subject and not (f.years or f.year_from or f.year_to or f.authors or f.categories) \
-        and not q.unknown_authors and not PAPER_NOUN.search(text) and q.intent != Intent.TOPIC
+        and not q.unknown_authors and not PAPER_NOUN.search(text) and q.intent != Intent.TOPIC \
+        and not (q.exclude_topic and re.search(r"\b(?:everything|anything|all)\b", text, re.I))
     q.explicit_ref = strong or (weak and not own_subject and not bool(f.years or f.authors or f.categories))
     has_filters = bool(f.years or f.year_from or f.year_to or f.authors or f.categories or q.unknown_authors)
     q.refers_back = strong or (weak and not own_subject and not has_filters) or elliptic \
@@ -511,7 +512,7 @@ def _intent(q: ParsedQuery, text: str) -> Intent:
     if DETAIL_ASK.search(text) and (q.mentions or WEAK_REF.search(text) or STRONG_REF.search(text)) \
             and not PLURAL.search(text):
         return Intent.DETAIL
-    if (q.is_metadata or q.sort) and not q.topic:
+    if (q.is_metadata or q.sort or q.exclude_topic) and not q.topic:  # "anything not about unlearning?"
         return Intent.LIST
     if WANTS_ALL.search(text) or PLURAL.search(text) and not q.mentions:
         return Intent.LIST

@@ -115,6 +115,10 @@ class Evidence:
 POSITION_WORDS = {1: "first", 2: "second", 3: "third", -1: "last listed"}  # Filters.author_position in words
 
 
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
+
+
 @dataclass
 class Filters:
     """Catalog filters; every set field must match (AND). The exclude_* fields remove papers."""
@@ -131,6 +135,7 @@ class Filters:
     exclude_authors: list[str] = field(default_factory=list)
     exclude_categories: list[str] = field(default_factory=list)
     exclude_years: list[int] = field(default_factory=list)
+    months: list[int] = field(default_factory=list)  # any of these months (1–12) of a dated paper ("in December")
 
     def is_empty(self) -> bool:
         return not (self.has_metadata() or self.paper_ids)
@@ -138,7 +143,8 @@ class Filters:
     def has_metadata(self) -> bool:
         """Any filter on the papers' metadata (not counting a follow-up's scope)."""
         return bool(self.year_from or self.year_to or self.authors or self.categories or self.has_code is not None
-                    or self.years or self.exclude_authors or self.exclude_categories or self.exclude_years)
+                    or self.years or self.exclude_authors or self.exclude_categories or self.exclude_years
+                    or self.months)
 
     def describe(self) -> str:
         parts = []
@@ -154,6 +160,8 @@ class Filters:
             parts.append(f"year ≤ {self.year_to}")
         if self.exclude_years:
             parts.append("not from " + " or ".join(map(str, self.exclude_years)))
+        if self.months:
+            parts.append("published in " + " or ".join(MONTH_NAMES[m - 1] for m in self.months))
         if self.authors:
             where = POSITION_WORDS.get(self.author_position or 0)
             parts.append(("author " if not where else f"{where} author ")

@@ -237,3 +237,15 @@ def test_comparisons_and_aspects_of_the_papers_in_view(assistant: Assistant) -> 
     c = assistant.ask("which is better?", history=history)
     assert set(ids(c)) == set(history[1].paper_ids) and "Side by side" in c.answer
     assert assistant.read("hi, I'm new to the group. what do you work on?").facet == "categories"
+
+
+def test_months_and_everything_except(assistant: Assistant) -> None:
+    from rag.catalog import sort_key
+    a = assistant.ask("Which papers were published in December?")
+    assert set(ids(a)) == {p.paper_id for p in assistant.catalog.papers if p.year and sort_key(p)[1] == 12}
+    assert a.citations and "published in December" in a.answer
+    assert assistant.read("what may be the best paper on unlearning?").filters.months == []
+    b = assistant.ask("everything except machine learning")
+    assert b.citations and all(c.category != "cs.LG" for c in b.citations)
+    c = assistant.ask("anything not about unlearning?")
+    assert c.citations and not any("unlearning" in c.title.lower() for c in c.citations)
