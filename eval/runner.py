@@ -317,6 +317,7 @@ def check_thresholds(overall: dict[str, float], thresholds: dict[str, float]) ->
 SPLITS = {  # the question sets `labqa eval` knows by name (eval/SPLITS.md)
     "dev": DEFAULT_DATASET.with_name("dev.jsonl"),  # tune on it
     "test": DEFAULT_DATASET.with_name("test.jsonl"),  # frozen: never tuned on; the CI gate
+    "test2": DEFAULT_DATASET.with_name("test2.jsonl"),  # a second frozen split (round 4), never tuned on
     "regression": DEFAULT_DATASET,  # the first round's set, kept as a regression check
 }
 

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("eval", help="run the evaluation set and report metrics")
     p.add_argument("--dataset", action="append", default=None, metavar="FILE|dev|test|regression",
-                   help="question set (JSONL file or split name); repeatable; default: dev, test and regression, "
+                   help="question set (JSONL file or split name); repeatable; default: dev, test, test2 and regression, "
                    "each reported separately")
     p.add_argument("--k", type=int, default=5, help="cut-off for hit@k, recall@k, nDCG@k")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
