@@ -161,7 +161,7 @@ def child_ingest(args: argparse.Namespace) -> dict[str, Any]:
     out = io.StringIO()
     t = time.perf_counter()
     with _profiled(args.profile), contextlib.redirect_stdout(out):
-        rc = cli.main(["ingest", "--json", str(args.data)])
+        rc = cli.main(["ingest", "--json", "--skip-invalid", str(args.data)])
     seconds = time.perf_counter() - t
     cache.flush()
     if rc != 0:
@@ -244,7 +244,7 @@ def child_fill(args: argparse.Namespace) -> dict[str, Any]:
 
     settings = _settings()
     cache = vector_cache.cache_for(settings)
-    papers, _, _ = load_papers([Path(args.data)], settings.listing_year)
+    papers, _, _ = load_papers([Path(args.data)], settings.listing_year, skip_invalid=True)
     tokenizer = load_tokenizer()
     embedder = Embedder.for_settings(settings)
     embedded, t0, step = 0, time.perf_counter(), 256
@@ -271,7 +271,7 @@ def child_embed_speed(args: argparse.Namespace) -> dict[str, Any]:
     from rag.embedding import Embedder, load_tokenizer
 
     settings = _settings()
-    papers, _, _ = load_papers([Path(args.data)], settings.listing_year)
+    papers, _, _ = load_papers([Path(args.data)], settings.listing_year, skip_invalid=True)
     papers = papers[:400]
     all_texts = _chunk_texts(papers, settings, load_tokenizer())
     texts = all_texts[: args.n]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -53,6 +54,8 @@ class Assistant:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._load_lock = threading.Lock()
+        self._follow_lock = threading.Lock()  # one check/refresh at a time; others answer from the current index
+        self._checked_at = time.monotonic()
 
     @cached_property
     def index(self):  # type: ignore[no-untyped-def]
@@ -76,7 +79,53 @@ class Assistant:
     @property
     def catalog(self) -> Catalog:
         """Every committed paper, in source order (the UI's paper browser, eval's title lookup)."""
+        self.follow()
         return self.index.catalog
+
+    def follow(self, wait: bool = False) -> bool:
+        """See papers other processes ingested: at most every `follow_seconds`, compare the store's version
+        with the loaded one (one small read); when it moved, build the next index from the change log (only
+        the changed papers) and its planner in a background thread, then swap them in. Questions keep being
+        answered from the current index meanwhile. `wait`: check now and wait for the refresh (tests, tools).
+        Returns whether a newer index was swapped in."""
+        interval = self.settings.follow_seconds
+        if "index" not in self.__dict__ or (not wait and (interval <= 0
+                                                          or time.monotonic() - self._checked_at < interval)):
+            return False
+        if not self._follow_lock.acquire(blocking=wait):
+            return False
+        self._checked_at = time.monotonic()
+        try:
+            index = self.__dict__["index"]
+            head = index.store_head()
+        except Exception as exc:  # the store is down: the question itself will say so
+            self._follow_lock.release()
+            logging.getLogger(__name__).debug("version check failed: %s", exc)
+            return False
+        if head == index.version:
+            self._follow_lock.release()
+            return False
+        if wait:
+            return self._refresh(index, head)
+        threading.Thread(target=self._refresh, args=(index, head), daemon=True, name="labqa-follow").start()
+        return False
+
+    def _refresh(self, index, head) -> bool:  # type: ignore[no-untyped-def]
+        """Runs holding _follow_lock (released here)."""
+        try:
+            new = index.refreshed(head)
+            planner = Planner(new)
+            if len(new.catalog) <= WARM_WORDS:
+                planner.relevance.warm(WARM_WORDS)
+            new.search("warm up", mode="dense")  # a reopened store loads its vectors now, not on a question
+            with self._load_lock:
+                self.__dict__["index"], self.__dict__["planner"] = new, planner
+            return True
+        except Exception as exc:  # keep answering from the current index; the next check tries again
+            logging.getLogger(__name__).warning("could not load the store's new version: %s", exc)
+            return False
+        finally:
+            self._follow_lock.release()
 
     def warm(self) -> None:
         """Load the index, retrievers and embedder now instead of on the first question; for a collection of
@@ -119,10 +168,13 @@ class Assistant:
         timings: dict[str, float] = {}
         text_q = clean_question(question)
         history = history or []
-        parsed = self.read(text_q)
+        self.follow()
+        planner = self.planner  # one version for the whole answer, even if a newer one is swapped in meanwhile
+        parsed = parse(text_q, planner.catalog, self.settings.listing_year, planner.index.embedder.embed_cached,
+                       self.settings.relevance.noise_salience)
         timings["parse_ms"] = (time.perf_counter() - t0) * 1000
         t = time.perf_counter()
-        plan = self.planner.plan(parsed, history, filters, mode=mode, use_metadata=use_metadata)
+        plan = planner.plan(parsed, history, filters, mode=mode, use_metadata=use_metadata)
         timings["retrieve_ms"] = (time.perf_counter() - t) * 1000
         notes: list[str] = []
         if plan.note:
@@ -153,7 +205,7 @@ class Assistant:
             answerer = f"{OFFLINE} (exact catalog answer; the LLM is used for topic questions)" \
                 if plan.kind != K.ABSTAIN else f"{OFFLINE} (nothing relevant retrieved; the LLM was not called)"
         if text is None:
-            text, cited = compose(plan, self.planner.stats, self.planner.relevance.sentence_scores)
+            text, cited = compose(plan, planner.stats, planner.relevance.sentence_scores)
             timings.setdefault("first_text_ms", (time.perf_counter() - t0) * 1000)
             yield from re.split(r"(?<=\n)", text)
             citations = self._citations(cited)
