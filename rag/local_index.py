@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from rag import changes, store
+from rag.catalog import Catalog
 from rag.errors import StoreError
 from rag.settings import Settings
 from rag.types import Paper
@@ -228,8 +229,9 @@ class LocalIndex:
     """One loaded version: paper records, segments, and which row of which segment holds each live chunk."""
 
     def __init__(self, root: Path, manifest: Manifest, records: dict[str, store.PaperRecord],
-                 segments: list[Segment]) -> None:
+                 segments: list[Segment], catalog: Catalog | None = None) -> None:
         self.root, self.manifest, self.records, self.segments = root, manifest, records, segments
+        self._catalog = catalog
         self.version, self.epoch = manifest.version, manifest.epoch
         self.where: dict[str, tuple[int, int]] = {}
         for si, seg in enumerate(segments):  # later segments win: an updated chunk's newest row
@@ -243,6 +245,24 @@ class LocalIndex:
                 self.live[loc[0]][loc[1]] = 1.0
         # Rows no paper names any more (or that a later segment replaced) are the tombstones.
         self.where = {cid: loc for cid, loc in self.where.items() if cid in named}
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog with everything derived from it (name linker, term statistics), built once per version
+        and saved beside it (derived.pkl), so later processes unpickle it instead of recomputing it."""
+        if self._catalog is None:
+            from rag.query_parser import linker_for
+            from rag.term_stats import catalog_terms
+
+            catalog = Catalog(self.papers_in_order())
+            linker_for(catalog).warm()
+            catalog_terms(catalog)
+            self._catalog = catalog
+            try:
+                _write_derived(self.root / "versions" / self.manifest.name, self.manifest.name, self.records, catalog)
+            except OSError as exc:  # a cache: the next process builds it again
+                log.warning("could not save the derived catalog state: %s", exc)
+        return self._catalog
 
     @property
     def chunk_count(self) -> int:
@@ -320,17 +340,47 @@ def _check_files(root: Path, manifest: Manifest) -> None:
             raise CopyDamaged(f"{rel} does not match its checksum")
 
 
+DERIVED = "derived.pkl"  # crc32 (4 bytes) + pickle of {"name", "records", "catalog"}: optional, a cache
+
+
+def _write_derived(version_dir: Path, name: str, records: dict[str, store.PaperRecord], catalog: Catalog) -> None:
+    if not version_dir.is_dir():
+        return
+    body = pickle.dumps({"name": name, "records": records, "catalog": catalog}, protocol=5)
+    tmp = version_dir / f".{DERIVED}.{uuid.uuid4().hex[:8]}"
+    tmp.write_bytes(zlib.crc32(body).to_bytes(4, "big") + body)
+    os.replace(tmp, version_dir / DERIVED)
+
+
+def _read_derived(version_dir: Path, name: str) -> tuple[dict[str, store.PaperRecord], Catalog] | None:
+    try:
+        raw = (version_dir / DERIVED).read_bytes()
+        if zlib.crc32(raw[4:]) != int.from_bytes(raw[:4], "big"):
+            raise CopyDamaged("checksum")
+        data = pickle.loads(raw[4:])
+        if data["name"] != name:
+            raise CopyDamaged("another version's")
+        return data["records"], data["catalog"]
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a damaged cache is rebuilt from papers.pkl
+        log.warning("ignoring %s in %s (%s)", DERIVED, version_dir, exc)
+        return None
+
+
 def load(root: Path) -> LocalIndex:
     manifest = _read_manifest(root)
     _check_files(root, manifest)
+    version_dir = root / "versions" / manifest.name
     try:
-        records = pickle.loads((root / "versions" / manifest.name / "papers.pkl").read_bytes())
+        derived = _read_derived(version_dir, manifest.name)
+        records, catalog = derived if derived else (pickle.loads((version_dir / "papers.pkl").read_bytes()), None)
         segments = [Segment(root / "segments" / s) for s in manifest.segments]
     except CopyDamaged:
         raise
     except Exception as exc:  # unpickling or numpy errors: a damaged file
         raise CopyDamaged(f"{type(exc).__name__}: {exc}") from None
-    return LocalIndex(root, manifest, records, segments)
+    return LocalIndex(root, manifest, records, segments, catalog)
 
 
 # ---------------------------------------------------------------------------------------------- writing

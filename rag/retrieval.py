@@ -43,7 +43,7 @@ class Index:
             raise store.store_error(exc, settings) from exc
         if not self.local.records:
             raise StoreError(f"The index at {store.where(settings)} is empty. Run `labqa ingest`.")
-        self.catalog = Catalog(self.local.papers_in_order())
+        self.catalog: Catalog = self.local.catalog
         self.load_ms = (time.perf_counter() - t0) * 1000
 
     @property
