@@ -143,7 +143,8 @@ def child_ingest(args: argparse.Namespace) -> dict[str, Any]:
 
     settings = _settings()
     cache = vector_cache.cache_for(settings)
-    stats = vector_cache.install(cache, use_cache=args.vectors == "cache")
+    stats = vector_cache.install(cache, use_cache=args.vectors in ("cache", "cache+random"),
+                                 fill_random=args.vectors == "cache+random")
     parse = {"seconds": 0.0}
 
     def timed(fn):  # type: ignore[no-untyped-def]
@@ -169,7 +170,7 @@ def child_ingest(args: argparse.Namespace) -> dict[str, Any]:
     report = json.loads(out.getvalue().strip().splitlines()[-1])
     return {"report": report, "seconds": seconds, "parse_seconds": parse["seconds"],
             "model_seconds": stats.model_seconds, "embedded": stats.embedded, "cached": stats.cached,
-            "cache_lookup_seconds": stats.lookup_seconds}
+            "cache_lookup_seconds": stats.lookup_seconds, "randomized": stats.randomized}
 
 
 def _summary(totals: list[float], retrieve: list[float]) -> dict[str, float]:

@@ -141,7 +141,8 @@ def child_follow(args: argparse.Namespace) -> None:
 
 # ---------------------------------------------------------------- orchestration
 
-def ensure_store(label: str, mode: str, precision: str, base: Path, log: Path, url: str | None) -> dict[str, Any]:
+def ensure_store(label: str, mode: str, precision: str, base: Path, log: Path, url: str | None,
+                 vectors: str) -> dict[str, Any]:
     """The store of this size and mode, built once (ingest of the corpus, vectors from the cache)."""
     import scale
 
@@ -149,28 +150,30 @@ def ensure_store(label: str, mode: str, precision: str, base: Path, log: Path, u
     if marker.exists():
         return json.loads(marker.read_text())
     env = env_for(base / "home", url, precision)
-    res, wall, rss = scale.run_child(["_ingest", "--data", str(corpus_data(label)), "--vectors", "cache"], env, log)
+    res, wall, rss = scale.run_child(["_ingest", "--data", str(corpus_data(label)), "--vectors", vectors], env, log)
     info = {"papers": res["report"]["papers"], "ingest_s": round(res["seconds"], 1), "ingest_rss_mb": round(rss),
-            "embedded": res["embedded"]}
+            "embedded": res["embedded"], "randomized": res.get("randomized", 0),
+            "chunks": res["report"]["chunks_added"] + res["report"]["chunks_unchanged"] + res["report"]["chunks_updated"]}
     marker.write_text(json.dumps(info))
     return info
 
 
-def run_one(label: str, mode: str, precision: str, runs: int) -> dict[str, Any]:
+def run_one(label: str, mode: str, precision: str, runs: int, vectors: str = "cache") -> dict[str, Any]:
     from chroma_server import ChromaServer
 
-    base = OUT / "stores" / f"start-{label}-{mode}-{precision}"
+    base = OUT / "stores" / f"start-{label}-{mode}-{precision}{'-random' if 'random' in vectors else ''}"
     base.mkdir(parents=True, exist_ok=True)
     log = OUT / "logs" / f"start-{label}-{mode}-{precision}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     server = ChromaServer(base / "server") if mode == "server" else None
-    entry: dict[str, Any] = {"size": label, "mode": mode, "precision": precision, "started": time.strftime("%F %T"),
+    entry: dict[str, Any] = {"size": label, "mode": mode, "precision": precision, "vectors": vectors,
+                             "started": time.strftime("%F %T"),
                              "load_before": round(os.getloadavg()[0], 2)}
     try:
         if server:
             server.start()
         url = server.url if server else None
-        entry["store"] = ensure_store(label, mode, precision, base, log, url)
+        entry["store"] = ensure_store(label, mode, precision, base, log, url, vectors)
         ingest_home = base / "home"
         app_home = base / "app-home" if server else ingest_home  # server mode: the app is "another host"
         env = env_for(app_home, url, precision)
@@ -222,6 +225,12 @@ def run_one(label: str, mode: str, precision: str, runs: int) -> dict[str, Any]:
     return entry
 
 
+def vec_label(r: dict[str, Any]) -> str:
+    """Random vectors are named in the table (the figures are about start-up and ingest, not retrieval)."""
+    n = r.get("store", {}).get("randomized", 0)
+    return f", **{n:,} of {r['store'].get('chunks', 0):,} chunk vectors random**" if n else ""
+
+
 def render(results: list[dict[str, Any]]) -> str:
     lines = ["| size | mode | precision | papers | cold ask s (RSS MB) | warm ask s median / max (RSS MB) | "
              "new paper visible s (from ingest start / exit) | +1 paper ingest s (copy s) | +100 papers ingest s "
@@ -230,7 +239,7 @@ def render(results: list[dict[str, Any]]) -> str:
         c, w, f = r.get("cold", {}), r.get("warm", {}), r.get("follow", {})
         one, hundred = r.get("ingest_1", {}), r.get("ingest_100", {})
         lines.append(
-            f"| {r['size']} | {r['mode']} | {r['precision']} | {r.get('store', {}).get('papers')} | "
+            f"| {r['size']} | {r['mode']} | {r['precision']}{vec_label(r)} | {r.get('store', {}).get('papers')} | "
             f"{c.get('wall_s')} ({c.get('rss_mb')}) | {w.get('median_s')} / {w.get('max_s')} ({w.get('rss_mb')}) | "
             f"{f.get('since_ingest_start_s')} / {f.get('since_ingest_exit_s')} | "
             f"{one.get('wall_s')} ({one.get('local_index_s')}) | {hundred.get('wall_s')} "
@@ -245,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", default="embedded,server")
     ap.add_argument("--precision", choices=["fp32", "int8"], default="int8")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--vectors", choices=["cache", "cache+random"], default="cache",
+                    help="cache+random: chunks the vector cache lacks get random unit vectors, not the model's "
+                    "(start-up and ingest figures only; labelled in the table)")
     ap.add_argument("--paper")
     ap.add_argument("--file")
     ap.add_argument("--ingest-home")
@@ -258,8 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "run":
         for label in args.sizes.split(","):
             for mode in args.modes.split(","):
-                entry = run_one(label, mode, args.precision, args.runs)
-                results = [r for r in results if (r["size"], r["mode"], r["precision"]) != (label, mode, args.precision)]
+                entry = run_one(label, mode, args.precision, args.runs, args.vectors)
+                results = [r for r in results if (r["size"], r["mode"], r["precision"], r.get("vectors", "cache"))
+                           != (label, mode, args.precision, args.vectors)]
                 results.append(entry)
                 RESULTS.write_text(json.dumps(results, indent=1))
                 (OUT / "start.md").write_text(render(results))
