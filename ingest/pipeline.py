@@ -286,7 +286,7 @@ def _update_local_index(settings: Settings, client: Any, say: Say | None) -> flo
 
     t = time.perf_counter()
     try:
-        local_index.sync(settings, client, say=say or (lambda m: None))
+        local_index.sync(settings, client, say=say or (lambda m: None), reader=False)
     except Exception as exc:  # noqa: BLE001 - the index itself is fine; say so and go on
         (say or local_index.stderr)(f"warning: could not update the local index copy ({exc}); "
                                     "`labqa ask`/`serve` will rebuild it")

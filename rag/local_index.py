@@ -368,12 +368,13 @@ def _read_derived(version_dir: Path, name: str) -> tuple[dict[str, store.PaperRe
         return None
 
 
-def load(root: Path) -> LocalIndex:
+def load(root: Path, derived: bool = True) -> LocalIndex:
+    """The current version; `derived=False` skips the persisted catalog (a writer needs only the records)."""
     manifest = _read_manifest(root)
     _check_files(root, manifest)
     version_dir = root / "versions" / manifest.name
     try:
-        derived = _read_derived(version_dir, manifest.name)
+        derived = derived and _read_derived(version_dir, manifest.name)
         records, catalog = derived if derived else (pickle.loads((version_dir / "papers.pkl").read_bytes()), None)
         segments = [Segment(root / "segments" / s) for s in manifest.segments]
     except CopyDamaged:
@@ -555,9 +556,10 @@ def _lock(root: Path) -> Any:
 
 
 def sync(settings: Settings, client: Any, current: LocalIndex | None = None, say: Say = stderr,
-         head: changes.Head | None = None) -> LocalIndex:
+         head: changes.Head | None = None, reader: bool = True) -> LocalIndex | None:
     """The copy at the store's current version: the one given or on disk when it is current, else brought
-    up to date from the change log, else rebuilt from the store (once; other processes wait and load it)."""
+    up to date from the change log, else rebuilt from the store (once; other processes wait and load it).
+    `reader=False` (ingest): only write the copy, load nothing."""
     root = folder(settings)
     if head is None:
         head = changes.read_head(changes.open_log(client, settings))
@@ -565,16 +567,17 @@ def sync(settings: Settings, client: Any, current: LocalIndex | None = None, say
         return current
     try:
         with _lock(root):
-            return _sync_locked(root, settings, client, head, say)
+            return _sync_locked(root, settings, client, head, say, reader)
     except OSError as exc:
         raise StoreError(store.unusable_home(root, exc)) from None
 
 
-def _sync_locked(root: Path, settings: Settings, client: Any, head: changes.Head, say: Say) -> LocalIndex:
+def _sync_locked(root: Path, settings: Settings, client: Any, head: changes.Head, say: Say,
+                 reader: bool) -> LocalIndex | None:
     why = ""
     on_disk: LocalIndex | None = None
     try:
-        on_disk = load(root)
+        on_disk = load(root, derived=reader)
     except FileNotFoundError:
         why = "no local index yet"
     except CopyDamaged as exc:
@@ -589,8 +592,8 @@ def _sync_locked(root: Path, settings: Settings, client: Any, head: changes.Head
             todo = changes.since(changes.open_log(client, settings), m.version, head.version)
             if todo is not None:
                 apply_changes(root, on_disk, settings, client, head, todo)
-                return load(root)
+                return load(root) if reader else None
             why = f"the local index is at version {m.version} and the store's change log cannot bring it to {head.version}"
     say(f"building the local index of {store.where(settings)} ({why}); this happens once ...")
     build_full(root, settings, client, head, say)
-    return load(root)
+    return load(root) if reader else None

@@ -36,7 +36,9 @@ class Index:
                 raise store.missing_index_error(settings, self.client)
             self.chunk_col = self.client.get_collection(chunk_name, embedding_function=None)
             self.log = changes.open_log(self.client, settings)
-            self.local = local_index.sync(settings, self.client, current=previous, head=head)
+            local = local_index.sync(settings, self.client, current=previous, head=head)
+            assert local is not None
+            self.local = local
         except StoreError:
             raise
         except Exception as exc:
