@@ -158,7 +158,8 @@ def ensure_store(label: str, mode: str, precision: str, base: Path, log: Path, u
     return info
 
 
-def run_one(label: str, mode: str, precision: str, runs: int, vectors: str = "cache") -> dict[str, Any]:
+def run_one(label: str, mode: str, precision: str, runs: int, vectors: str = "cache",
+            queries: bool = False) -> dict[str, Any]:
     from chroma_server import ChromaServer
 
     base = OUT / "stores" / f"start-{label}-{mode}-{precision}{'-random' if 'random' in vectors else ''}"
@@ -215,6 +216,14 @@ def run_one(label: str, mode: str, precision: str, runs: int, vectors: str = "ca
             entry[label_] = {"wall_s": round(wall, 2), "report_s": round(rep["seconds"], 2),
                              "local_index_s": rep.get("local_index_seconds"), "embedded": rep["chunks_embedded"],
                              "rss_mb": round(rss)}
+        if queries and label != "seed":
+            import scale
+
+            print(f"[{label} {mode}] warm query latency (scale.py's query child) ...", flush=True)
+            res, wall, rss = scale.run_child(["_query", "--corpus", str(scale.corpus_dir(label)), "--reps", "3",
+                                              "--budget", "60"], env, log)
+            entry["query"] = {k: res[k] for k in ("load_seconds", "dense", "bm25", "hybrid", "metadata")}
+            entry["query"]["peak_rss_mb"] = round(rss)
         if server:
             entry["server_peak_rss_mb"] = round(server.peak_rss_mb() or 0)
     finally:
@@ -231,10 +240,15 @@ def vec_label(r: dict[str, Any]) -> str:
     return f", **{n:,} of {r['store'].get('chunks', 0):,} chunk vectors random**" if n else ""
 
 
+def hybrid(r: dict[str, Any]) -> str:
+    h = r.get("query", {}).get("hybrid")
+    return f"{h['p50_ms']} / {h['p95_ms']}" if h else "–"
+
+
 def render(results: list[dict[str, Any]]) -> str:
     lines = ["| size | mode | precision | papers | cold ask s (RSS MB) | warm ask s median / max (RSS MB) | "
              "new paper visible s (from ingest start / exit) | +1 paper ingest s (copy s) | +100 papers ingest s "
-             "(copy s, chunks embedded) | load |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "(copy s, chunks embedded) | warm hybrid ms p50 / p95 | load |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         c, w, f = r.get("cold", {}), r.get("warm", {}), r.get("follow", {})
         one, hundred = r.get("ingest_1", {}), r.get("ingest_100", {})
@@ -243,7 +257,8 @@ def render(results: list[dict[str, Any]]) -> str:
             f"{c.get('wall_s')} ({c.get('rss_mb')}) | {w.get('median_s')} / {w.get('max_s')} ({w.get('rss_mb')}) | "
             f"{f.get('since_ingest_start_s')} / {f.get('since_ingest_exit_s')} | "
             f"{one.get('wall_s')} ({one.get('local_index_s')}) | {hundred.get('wall_s')} "
-            f"({hundred.get('local_index_s')}, {hundred.get('embedded')}) | {r.get('load_before')}/{r.get('load_after')} |")
+            f"({hundred.get('local_index_s')}, {hundred.get('embedded')}) | {hybrid(r)} | "
+            f"{r.get('load_before')}/{r.get('load_after')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -257,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vectors", choices=["cache", "cache+random"], default="cache",
                     help="cache+random: chunks the vector cache lacks get random unit vectors, not the model's "
                     "(start-up and ingest figures only; labelled in the table)")
+    ap.add_argument("--queries", action="store_true", help="also warm query latency (p50/p95 per retriever)")
     ap.add_argument("--paper")
     ap.add_argument("--file")
     ap.add_argument("--ingest-home")
@@ -270,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "run":
         for label in args.sizes.split(","):
             for mode in args.modes.split(","):
-                entry = run_one(label, mode, args.precision, args.runs, args.vectors)
+                entry = run_one(label, mode, args.precision, args.runs, args.vectors, args.queries)
                 results = [r for r in results if (r["size"], r["mode"], r["precision"], r.get("vectors", "cache"))
                            != (label, mode, args.precision, args.vectors)]
                 results.append(entry)
