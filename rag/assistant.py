@@ -7,6 +7,7 @@ import re
 import threading
 import time
 import unicodedata
+import weakref
 from collections.abc import Iterator
 from functools import cached_property
 
@@ -68,7 +69,31 @@ class Assistant:
             embedder = Embedder.for_settings(self.settings)
             index = Index(self.settings, embedder)
             embedder.warm()
+            self._start_following()
             return index
+
+    def _start_following(self) -> None:
+        """A daemon thread that checks the store's version every `follow_seconds` and loads a new one in the
+        background (see follow): an idle server is current before its next question arrives, and questions
+        never wait for the check. It ends with the Assistant (it holds only a weak reference)."""
+        interval = self.settings.follow_seconds
+        if interval <= 0:
+            return
+        ref = weakref.ref(self)
+
+        def run() -> None:
+            while True:
+                time.sleep(interval)
+                me = ref()
+                if me is None:
+                    return
+                try:
+                    me.follow(wait=True)
+                except Exception as exc:  # noqa: BLE001 - keep following; the next check tries again
+                    logging.getLogger(__name__).debug("follow failed: %s", exc)
+                del me
+
+        threading.Thread(target=run, daemon=True, name="labqa-follow").start()
 
     @cached_property
     def planner(self) -> Planner:
@@ -79,15 +104,15 @@ class Assistant:
     @property
     def catalog(self) -> Catalog:
         """Every committed paper, in source order (the UI's paper browser, eval's title lookup)."""
-        self.follow()
         return self.index.catalog
 
     def follow(self, wait: bool = False) -> bool:
-        """See papers other processes ingested: at most every `follow_seconds`, compare the store's version
-        with the loaded one (one small read); when it moved, build the next index from the change log (only
-        the changed papers) and its planner in a background thread, then swap them in. Questions keep being
-        answered from the current index meanwhile. `wait`: check now and wait for the refresh (tests, tools).
-        Returns whether a newer index was swapped in."""
+        """See papers other processes ingested: compare the store's version with the loaded one (one small
+        read); when it moved, build the next index from the change log (only the changed papers) and its
+        planner, then swap them in. Questions keep being answered from the current index meanwhile. Called
+        by the follower thread (_start_following) with `wait`: check now and refresh in the calling thread;
+        without it, at most every `follow_seconds`, refreshing in a new thread. Returns whether a newer index
+        was swapped in."""
         interval = self.settings.follow_seconds
         if "index" not in self.__dict__ or (not wait and (interval <= 0
                                                           or time.monotonic() - self._checked_at < interval)):
@@ -168,7 +193,6 @@ class Assistant:
         timings: dict[str, float] = {}
         text_q = clean_question(question)
         history = history or []
-        self.follow()
         planner = self.planner  # one version for the whole answer, even if a newer one is swapped in meanwhile
         parsed = parse(text_q, planner.catalog, self.settings.listing_year, planner.index.embedder.embed_cached,
                        self.settings.relevance.noise_salience)

@@ -56,6 +56,20 @@ Say = Callable[[str], None]
 log = logging.getLogger(__name__)
 
 
+def unpickle(data: bytes) -> Any:
+    """pickle.loads with the cyclic garbage collector paused: rebuilding a catalog makes millions of objects,
+    and the collections they would set off cost more than the loading itself (2.5-3.5x slower at 10k papers)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(data)
+    finally:
+        if was:
+            gc.enable()
+
+
 def stderr(message: str) -> None:
     print(f"labqa: {message}", file=sys.stderr, flush=True)
 
@@ -115,7 +129,7 @@ class Segment:
         self.path, self.name = path, path.name
         meta = json.loads((path / "meta.json").read_text())
         self.avgdl: float = meta["avgdl"]
-        rows = pickle.loads((path / "rows.pkl").read_bytes())
+        rows = unpickle((path / "rows.pkl").read_bytes())
         self.chunk_ids: list[str] = rows["chunk_ids"]
         self.paper_ids: list[str] = rows["paper_ids"]
         self.pages: list[int | None] = rows["pages"]
@@ -357,7 +371,7 @@ def _read_derived(version_dir: Path, name: str) -> tuple[dict[str, store.PaperRe
         raw = (version_dir / DERIVED).read_bytes()
         if zlib.crc32(raw[4:]) != int.from_bytes(raw[:4], "big"):
             raise CopyDamaged("checksum")
-        data = pickle.loads(raw[4:])
+        data = unpickle(raw[4:])
         if data["name"] != name:
             raise CopyDamaged("another version's")
         return data["records"], data["catalog"]
@@ -375,7 +389,7 @@ def load(root: Path, derived: bool = True) -> LocalIndex:
     version_dir = root / "versions" / manifest.name
     try:
         derived = derived and _read_derived(version_dir, manifest.name)
-        records, catalog = derived if derived else (pickle.loads((version_dir / "papers.pkl").read_bytes()), None)
+        records, catalog = derived if derived else (unpickle((version_dir / "papers.pkl").read_bytes()), None)
         segments = [Segment(root / "segments" / s) for s in manifest.segments]
     except CopyDamaged:
         raise
