@@ -262,6 +262,38 @@ def render(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def chart(results: list[dict[str, Any]], path: Path) -> None:
+    """One-question `labqa ask` from a new process against papers: cold (no copy) and warm, per mode."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for mode, color in (("embedded", "tab:blue"), ("server", "tab:orange")):
+        rows = sorted((r for r in results if r["mode"] == mode and r.get("warm")), key=lambda r: r["store"]["papers"])
+        if not rows:
+            continue
+        xs = [r["store"]["papers"] for r in rows]
+        ax.plot(xs, [r["cold"]["wall_s"] for r in rows], "s--", color=color, alpha=0.6,
+                label=f"{mode}: cold (copy built from the store)")
+        ax.plot(xs, [r["warm"]["median_s"] for r in rows], "o-", color=color, label=f"{mode}: warm (persisted copy)")
+        for r, x in zip(rows, xs, strict=True):
+            if vec_label(r):
+                ax.annotate("random vectors", (x, r["warm"]["median_s"]), fontsize=7, textcoords="offset points",
+                            xytext=(-30, 8))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("papers in the index")
+    ax.set_ylabel("one-question `labqa ask`, s (wall)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("LabQA start-up: a new process answering one question")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("cmd", nargs="?", default="run", choices=["run", "report", "_follow"])
@@ -292,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(entry)
                 RESULTS.write_text(json.dumps(results, indent=1))
                 (OUT / "start.md").write_text(render(results))
+    chart(results, OUT / "start.png")
     print(render(results))
     return 0
 
