@@ -195,11 +195,19 @@ def run_one(label: str, mode: str, precision: str, runs: int, vectors: str = "ca
         entry["warm"] = {"median_s": round(statistics.median(walls), 2), "max_s": round(max(walls), 2),
                          "rss_mb": round(max(rsss)), "runs": runs, "cited": bool(json.loads(out)["citations"])}
 
-        n = entry["store"]["papers"]
+        if queries and label != "seed":
+            import scale
+
+            print(f"[{label} {mode}] warm query latency ...", flush=True)
+            res, wall, rss = scale.run_child(["_query", "--corpus", str(scale.corpus_dir(label)), "--reps", "3",
+                                              "--budget", "60"], env, log)
+            entry["query"] = {k: res[k] for k in ("load_seconds", "dense", "bm25", "hybrid", "metadata")}
+            entry["query"]["peak_rss_mb"] = round(rss)
         files = {k: base / f"extra-{k}-{int(time.time())}.txt" for k in ("follow", "one", "hundred")}
-        follow = extra_papers(files["follow"], 1, 50_000_000 + n)
-        extra_papers(files["one"], 1, 60_000_000 + n)
-        extra_papers(files["hundred"], 100, 70_000_000 + n)
+        fresh = 10**8 + (int(time.time()) % 10**6) * 1000  # papers no earlier run added to this store
+        follow = extra_papers(files["follow"], 1, fresh)
+        extra_papers(files["one"], 1, fresh + 1)
+        extra_papers(files["hundred"], 100, fresh + 2)
         print(f"[{label} {mode}] a running process sees a paper another process ingests ...", flush=True)
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
             result = Path(tmp.name)
@@ -216,14 +224,6 @@ def run_one(label: str, mode: str, precision: str, runs: int, vectors: str = "ca
             entry[label_] = {"wall_s": round(wall, 2), "report_s": round(rep["seconds"], 2),
                              "local_index_s": rep.get("local_index_seconds"), "embedded": rep["chunks_embedded"],
                              "rss_mb": round(rss)}
-        if queries and label != "seed":
-            import scale
-
-            print(f"[{label} {mode}] warm query latency (scale.py's query child) ...", flush=True)
-            res, wall, rss = scale.run_child(["_query", "--corpus", str(scale.corpus_dir(label)), "--reps", "3",
-                                              "--budget", "60"], env, log)
-            entry["query"] = {k: res[k] for k in ("load_seconds", "dense", "bm25", "hybrid", "metadata")}
-            entry["query"]["peak_rss_mb"] = round(rss)
         if server:
             entry["server_peak_rss_mb"] = round(server.peak_rss_mb() or 0)
     finally:
