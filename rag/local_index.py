@@ -49,14 +49,15 @@ SCHEMA = 1  # bump when the layout changes: older copies are then rebuilt
 MERGE_SHARE = 0.1  # deltas holding more than this share of the base's chunks are merged into a new base
 MERGE_MIN = 5000  # ... but small collections keep up to this many delta chunks before merging
 MAX_SEGMENTS = 8  # or when there are more segments than this
-KEEP_VERSIONS = 3  # older version folders (and the segments only they use) are deleted
+KEEP_VERSIONS = 3
+SHIFT = 1 << 32  # a chunk's place: SHIFT * segment + row, one int (a dict of tuples would cost more to build)  # older version folders (and the segments only they use) are deleted
 STEMMER_LANGUAGE = "english"
 
 Say = Callable[[str], None]
 log = logging.getLogger(__name__)
 
 
-def unpickle(data: bytes) -> Any:
+def unpickle(data: bytes | memoryview) -> Any:
     """pickle.loads with the cyclic garbage collector paused: rebuilding a catalog makes millions of objects,
     and the collections they would set off cost more than the loading itself (2.5-3.5x slower at 10k papers)."""
     import gc
@@ -247,18 +248,19 @@ class LocalIndex:
         self.root, self.manifest, self.records, self.segments = root, manifest, records, segments
         self._catalog = catalog
         self.version, self.epoch = manifest.version, manifest.epoch
-        self.where: dict[str, tuple[int, int]] = {}
-        for si, seg in enumerate(segments):  # later segments win: an updated chunk's newest row
-            for row, cid in enumerate(seg.chunk_ids):
-                self.where[cid] = (si, row)
-        named = {cid for r in records.values() for cid in r.chunk_ids}
+        # chunk id → SHIFT * segment + row; later segments win (an updated chunk's newest row)
+        self.where: dict[str, int] = {}
+        for si, seg in enumerate(segments):
+            self.where.update(zip(seg.chunk_ids, range(si * SHIFT, si * SHIFT + len(seg)), strict=True))
+        named = set().union(*(r.chunk_ids for r in records.values())) if records else set()
+        if len(named) != len(self.where) or not named.issuperset(self.where):
+            # Rows no paper names any more (or that a later segment replaced) are the tombstones.
+            self.where = {cid: loc for cid, loc in self.where.items() if cid in named}
         self.live: list[np.ndarray] = [np.zeros(len(s), dtype=np.float32) for s in segments]
-        for cid in named:
-            loc = self.where.get(cid)
-            if loc is not None:
-                self.live[loc[0]][loc[1]] = 1.0
-        # Rows no paper names any more (or that a later segment replaced) are the tombstones.
-        self.where = {cid: loc for cid, loc in self.where.items() if cid in named}
+        locs = np.fromiter(self.where.values(), dtype=np.int64, count=len(self.where))
+        for si, live in enumerate(self.live):
+            mine = locs[(locs >= si * SHIFT) & (locs < (si + 1) * SHIFT)] - si * SHIFT
+            live[mine] = 1.0
 
     @property
     def catalog(self) -> Catalog:
@@ -288,7 +290,7 @@ class LocalIndex:
 
     def row(self, chunk_id: str) -> tuple[Segment, int] | None:
         loc = self.where.get(chunk_id)
-        return (self.segments[loc[0]], loc[1]) if loc else None
+        return (self.segments[loc // SHIFT], loc % SHIFT) if loc is not None else None
 
     def paper_of(self, chunk_id: str) -> str | None:
         got = self.row(chunk_id)
@@ -315,7 +317,7 @@ class LocalIndex:
             for cid in rec.chunk_ids if rec else ():
                 loc = self.where.get(cid)
                 if loc is not None:
-                    masks[loc[0]][loc[1]] = 1.0
+                    masks[loc // SHIFT][loc % SHIFT] = 1.0
         return masks
 
     def text(self, chunk_id: str) -> str:
@@ -368,7 +370,7 @@ def _write_derived(version_dir: Path, name: str, records: dict[str, store.PaperR
 
 def _read_derived(version_dir: Path, name: str) -> tuple[dict[str, store.PaperRecord], Catalog] | None:
     try:
-        raw = (version_dir / DERIVED).read_bytes()
+        raw = memoryview((version_dir / DERIVED).read_bytes())  # no copies of a file of tens of MB
         if zlib.crc32(raw[4:]) != int.from_bytes(raw[:4], "big"):
             raise CopyDamaged("checksum")
         data = unpickle(raw[4:])
