@@ -248,8 +248,10 @@ def hybrid(r: dict[str, Any]) -> str:
 def render(results: list[dict[str, Any]]) -> str:
     lines = ["| size | mode | precision | papers | cold ask s (RSS MB) | warm ask s median / max (RSS MB) | "
              "new paper visible s (from ingest start / exit) | +1 paper ingest s (copy s) | +100 papers ingest s "
-             "(copy s, chunks embedded) | warm hybrid ms p50 / p95 | load |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
+             "(copy s, chunks embedded) | load |", "|---|---|---|---|---|---|---|---|---|---|"]
+    order = {"seed": 0}
+    for r in sorted(results, key=lambda r: (order.get(r["size"], 1), r["store"]["papers"] if r.get("store") else 0,
+                                           r["mode"])):
         c, w, f = r.get("cold", {}), r.get("warm", {}), r.get("follow", {})
         one, hundred = r.get("ingest_1", {}), r.get("ingest_100", {})
         lines.append(
@@ -257,7 +259,7 @@ def render(results: list[dict[str, Any]]) -> str:
             f"{c.get('wall_s')} ({c.get('rss_mb')}) | {w.get('median_s')} / {w.get('max_s')} ({w.get('rss_mb')}) | "
             f"{f.get('since_ingest_start_s')} / {f.get('since_ingest_exit_s')} | "
             f"{one.get('wall_s')} ({one.get('local_index_s')}) | {hundred.get('wall_s')} "
-            f"({hundred.get('local_index_s')}, {hundred.get('embedded')}) | {hybrid(r)} | "
+            f"({hundred.get('local_index_s')}, {hundred.get('embedded')}) | "
             f"{r.get('load_before')}/{r.get('load_after')} |")
     return "\n".join(lines) + "\n"
 
