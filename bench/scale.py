@@ -143,7 +143,8 @@ def child_ingest(args: argparse.Namespace) -> dict[str, Any]:
 
     settings = _settings()
     cache = vector_cache.cache_for(settings)
-    stats = vector_cache.install(cache, use_cache=args.vectors == "cache")
+    stats = vector_cache.install(cache, use_cache=args.vectors in ("cache", "cache+random"),
+                                 fill_random=args.vectors == "cache+random")
     parse = {"seconds": 0.0}
 
     def timed(fn):  # type: ignore[no-untyped-def]
@@ -161,7 +162,7 @@ def child_ingest(args: argparse.Namespace) -> dict[str, Any]:
     out = io.StringIO()
     t = time.perf_counter()
     with _profiled(args.profile), contextlib.redirect_stdout(out):
-        rc = cli.main(["ingest", "--json", str(args.data)])
+        rc = cli.main(["ingest", "--json", "--skip-invalid", str(args.data)])
     seconds = time.perf_counter() - t
     cache.flush()
     if rc != 0:
@@ -169,7 +170,7 @@ def child_ingest(args: argparse.Namespace) -> dict[str, Any]:
     report = json.loads(out.getvalue().strip().splitlines()[-1])
     return {"report": report, "seconds": seconds, "parse_seconds": parse["seconds"],
             "model_seconds": stats.model_seconds, "embedded": stats.embedded, "cached": stats.cached,
-            "cache_lookup_seconds": stats.lookup_seconds}
+            "cache_lookup_seconds": stats.lookup_seconds, "randomized": stats.randomized}
 
 
 def _summary(totals: list[float], retrieve: list[float]) -> dict[str, float]:
@@ -244,7 +245,7 @@ def child_fill(args: argparse.Namespace) -> dict[str, Any]:
 
     settings = _settings()
     cache = vector_cache.cache_for(settings)
-    papers, _, _ = load_papers([Path(args.data)], settings.listing_year)
+    papers, _, _ = load_papers([Path(args.data)], settings.listing_year, skip_invalid=True)
     tokenizer = load_tokenizer()
     embedder = Embedder.for_settings(settings)
     embedded, t0, step = 0, time.perf_counter(), 256
@@ -271,7 +272,7 @@ def child_embed_speed(args: argparse.Namespace) -> dict[str, Any]:
     from rag.embedding import Embedder, load_tokenizer
 
     settings = _settings()
-    papers, _, _ = load_papers([Path(args.data)], settings.listing_year)
+    papers, _, _ = load_papers([Path(args.data)], settings.listing_year, skip_invalid=True)
     papers = papers[:400]
     all_texts = _chunk_texts(papers, settings, load_tokenizer())
     texts = all_texts[: args.n]

@@ -38,7 +38,7 @@ from ingest.records import (
     span,
 )
 from ingest.sources import Record, parse_file, source_files
-from rag import store
+from rag import changes, store
 from rag.errors import IndexMissingError, LabQAError, SourceError, SourceErrors
 from rag.settings import Settings
 from rag.types import Chunk, Paper
@@ -74,6 +74,8 @@ class IngestReport:
     files: int = 0  # source files read by this run
     dry_run: bool = False  # nothing was written: the figures say what a real run would do
     waited_seconds: float = 0.0  # time spent waiting for another writer
+    version: int = 0  # the index's version in the store's change log after this run
+    local_index_seconds: float = 0.0  # time spent bringing this machine's persisted BM25/catalog copy up to date
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -229,6 +231,11 @@ def _run(settings: Settings, scope: Scope, files: list[Path], parsed: Parsed, sk
             if committed[p.paper_id].paper.provenance != p.provenance:
                 relabel.append(p)
 
+    try:  # the change log's entry for this run goes first, so readers never miss a paper it commits
+        log = changes.Writer(client, settings)
+        log.begin({p.paper_id for p in todo} | {p.paper_id for p in relabel}, set(gone))
+    except Exception as exc:
+        raise store.store_error(exc, settings) from exc
     writer = _BatchWriter(settings, cols["chunks"], cols["papers"], max_batch)
     done = 0
     if progress:
@@ -263,11 +270,27 @@ def _run(settings: Settings, scope: Scope, files: list[Path], parsed: Parsed, sk
         cols["papers"].modify(metadata={
             "labqa_index": json.dumps(store.index_spec(settings), sort_keys=True),
             "last_ingest": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")})
+        report.version = log.commit()  # running processes see the new papers from here on
     except Exception as exc:
         raise store.store_error(exc, settings) from exc
+    report.local_index_seconds = _update_local_index(settings, client, say)
     report.chunks_embedded = writer.embedded
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _update_local_index(settings: Settings, client: Any, say: Say | None) -> float:
+    """Bring this machine's persisted copy (catalog, chunk texts, BM25) to the new version, incrementally.
+    The store is committed already: a failure here only means readers rebuild the copy, so it is a warning."""
+    from rag import local_index
+
+    t = time.perf_counter()
+    try:
+        local_index.sync(settings, client, say=say or (lambda m: None), reader=False)
+    except Exception as exc:  # noqa: BLE001 - the index itself is fine; say so and go on
+        (say or local_index.stderr)(f"warning: could not update the local index copy ({exc}); "
+                                    "`labqa ask`/`serve` will rebuild it")
+    return round(time.perf_counter() - t, 3)
 
 
 def _batches(items: list[Paper], size: int) -> Iterator[list[Paper]]:

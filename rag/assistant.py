@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 import unicodedata
+import weakref
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import cached_property
@@ -56,6 +58,8 @@ class Assistant:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._load_lock = threading.Lock()
+        self._follow_lock = threading.Lock()  # one check/refresh at a time; others answer from the current index
+        self._checked_at = time.monotonic()
 
     @cached_property
     def index(self):  # type: ignore[no-untyped-def]
@@ -68,7 +72,31 @@ class Assistant:
             embedder = Embedder.for_settings(self.settings)
             index = Index(self.settings, embedder)
             embedder.warm()
+            self._start_following()
             return index
+
+    def _start_following(self) -> None:
+        """A daemon thread that checks the store's version every `follow_seconds` and loads a new one in the
+        background (see follow): an idle server is current before its next question arrives, and questions
+        never wait for the check. It ends with the Assistant (it holds only a weak reference)."""
+        interval = self.settings.follow_seconds
+        if interval <= 0:
+            return
+        ref = weakref.ref(self)
+
+        def run() -> None:
+            while True:
+                time.sleep(interval)
+                me = ref()
+                if me is None:
+                    return
+                try:
+                    me.follow(wait=True)
+                except Exception as exc:  # noqa: BLE001 - keep following; the next check tries again
+                    logging.getLogger(__name__).debug("follow failed: %s", exc)
+                del me
+
+        threading.Thread(target=run, daemon=True, name="labqa-follow").start()
 
     @cached_property
     def planner(self) -> Planner:
@@ -80,6 +108,52 @@ class Assistant:
     def catalog(self) -> Catalog:
         """Every committed paper, in source order (the UI's paper browser, eval's title lookup)."""
         return self.index.catalog
+
+    def follow(self, wait: bool = False) -> bool:
+        """See papers other processes ingested: compare the store's version with the loaded one (one small
+        read); when it moved, build the next index from the change log (only the changed papers) and its
+        planner, then swap them in. Questions keep being answered from the current index meanwhile. Called
+        by the follower thread (_start_following) with `wait`: check now and refresh in the calling thread;
+        without it, at most every `follow_seconds`, refreshing in a new thread. Returns whether a newer index
+        was swapped in."""
+        interval = self.settings.follow_seconds
+        if "index" not in self.__dict__ or (not wait and (interval <= 0
+                                                          or time.monotonic() - self._checked_at < interval)):
+            return False
+        if not self._follow_lock.acquire(blocking=wait):
+            return False
+        self._checked_at = time.monotonic()
+        try:
+            index = self.__dict__["index"]
+            head = index.store_head()
+        except Exception as exc:  # the store is down: the question itself will say so
+            self._follow_lock.release()
+            logging.getLogger(__name__).debug("version check failed: %s", exc)
+            return False
+        if head == index.version:
+            self._follow_lock.release()
+            return False
+        if wait:
+            return self._refresh(index, head)
+        threading.Thread(target=self._refresh, args=(index, head), daemon=True, name="labqa-follow").start()
+        return False
+
+    def _refresh(self, index, head) -> bool:  # type: ignore[no-untyped-def]
+        """Runs holding _follow_lock (released here)."""
+        try:
+            new = index.refreshed(head)
+            planner = Planner(new)
+            if len(new.catalog) <= WARM_WORDS:
+                planner.relevance.warm(WARM_WORDS)
+            new.search("warm up", mode="dense")  # a reopened store loads its vectors now, not on a question
+            with self._load_lock:
+                self.__dict__["index"], self.__dict__["planner"] = new, planner
+            return True
+        except Exception as exc:  # keep answering from the current index; the next check tries again
+            logging.getLogger(__name__).warning("could not load the store's new version: %s", exc)
+            return False
+        finally:
+            self._follow_lock.release()
 
     def warm(self) -> None:
         """Load the index, retrievers and embedder now instead of on the first question; for a collection of
@@ -98,18 +172,20 @@ class Assistant:
     def answerer_label(self) -> str:
         return self.llm.label if self.llm else OFFLINE
 
-    def read(self, question: str) -> ParsedQuery:
-        """The question as a structured query (rag.query_parser), read against this index's catalog."""
-        return parse(question, self.index.catalog, self.settings.listing_year, self.index.embedder.embed_cached,
+    def read(self, question: str, planner: Planner | None = None) -> ParsedQuery:
+        """The question as a structured query (rag.query_parser), read against the catalog of the planner's
+        index version (the current one by default)."""
+        planner = planner or self.planner
+        return parse(question, planner.catalog, self.settings.listing_year, planner.index.embedder.embed_cached,
                      self.settings.relevance.noise_salience)
 
-    def _alone(self, history: list[Turn]) -> ParsedQuery | None:
+    def _alone(self, history: list[Turn], planner: Planner) -> ParsedQuery | None:
         """The conversation's latest question as if asked on its own (its own continuations resolved)."""
         users = [i for i, t in enumerate(history) if t.role == "user"]
         if not users:
             return None
-        latest = self.read(clean_question(history[users[-1]].content))
-        return Conversation.alone(latest, self._alone(history[:users[-1]]) if latest.continues else None)
+        latest = self.read(clean_question(history[users[-1]].content), planner)
+        return Conversation.alone(latest, self._alone(history[:users[-1]], planner) if latest.continues else None)
 
     def ask(self, question: str, filters: Filters | None = None, history: list[Turn] | None = None,
             mode: str = "hybrid", use_metadata: bool = True, offline: bool = False) -> Answer:
@@ -130,17 +206,18 @@ class Assistant:
         timings: dict[str, float] = {}
         text_q = clean_question(question)
         history = history or []
-        parsed = self.read(text_q)
+        planner = self.planner  # one version for the whole answer, even if a newer one is swapped in meanwhile
+        parsed = self.read(text_q, planner)
         if parsed.continues:  # "what about 2024?" after "unlearning papers from 2025": that question, with 2024
-            parsed = Conversation.carry(parsed, self._alone(history)) or parsed
-        elif parsed.relative and not parsed.topic and not parsed.mentions and (before := self._alone(history)):
+            parsed = Conversation.carry(parsed, self._alone(history, planner)) or parsed
+        elif parsed.relative and not parsed.topic and not parsed.mentions and (before := self._alone(history, planner)):
             # "any newer ones than these?": the previous question's subject, dated after its answer's papers
             parsed = replace(parsed, topic=before.topic, salience=before.salience, alternatives=before.alternatives,
                              filters=merge(replace(before.filters, years=[], year_from=None, year_to=None,
                                                    exclude_years=[]), parsed.filters))
         timings["parse_ms"] = (time.perf_counter() - t0) * 1000
         t = time.perf_counter()
-        plan = self.planner.plan(parsed, history, filters, mode=mode, use_metadata=use_metadata)
+        plan = planner.plan(parsed, history, filters, mode=mode, use_metadata=use_metadata)
         timings["retrieve_ms"] = (time.perf_counter() - t) * 1000
         notes: list[str] = []
         if plan.note:
@@ -171,7 +248,7 @@ class Assistant:
             answerer = f"{OFFLINE} (exact catalog answer; the LLM is used for topic questions)" \
                 if plan.kind != K.ABSTAIN else f"{OFFLINE} (nothing relevant retrieved; the LLM was not called)"
         if text is None:
-            text, cited = compose(plan, self.planner.stats, self.planner.relevance.sentence_scores)
+            text, cited = compose(plan, planner.stats, planner.relevance.sentence_scores)
             timings.setdefault("first_text_ms", (time.perf_counter() - t0) * 1000)
             yield from re.split(r"(?<=\n)", text)
             citations = self._citations(cited)

@@ -11,7 +11,7 @@ from typing import Any
 from rag import store
 from rag.errors import StoreError
 
-KINDS = ("chunks", "papers", "records")
+KINDS = ("chunks", "papers", "records", "changes")
 VECTOR_DIM = 384  # all-MiniLM-L6-v2
 
 

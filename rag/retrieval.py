@@ -1,18 +1,16 @@
-"""Hybrid retrieval over chunks — dense (Chroma through llama-index) and lexical (BM25 through
-llama-index's BM25Retriever) fused by reciprocal rank — then grouped by paper: each paper once, with its
+"""Hybrid retrieval over chunks — dense (Chroma, cosine distance) and lexical (bm25s over the persisted
+local copy, rag.local_index) fused by reciprocal rank — then grouped by paper: each paper once, with its
 best passages, best first."""
 
 from __future__ import annotations
 
-import logging
-import math
 import time
 from collections import defaultdict
 from typing import Any
 
-from rag import store
+from rag import changes, local_index, store
 from rag.catalog import Catalog
-from rag.embedding import Embedder, llama_embedding
+from rag.embedding import Embedder
 from rag.errors import StoreError
 from rag.settings import Settings
 from rag.types import Evidence, Passage
@@ -22,53 +20,56 @@ MODES = ("hybrid", "dense", "bm25")
 
 
 class Index:
-    """What a reader needs, loaded once: the committed catalog, the chunk texts and both retrievers."""
+    """What a reader needs: the catalog, chunk texts and BM25 from the persisted local copy
+    (rag.local_index), dense search in Chroma. One Index is one version of the store; `refreshed` makes
+    the next one from the change log."""
 
-    def __init__(self, settings: Settings, embedder: Embedder) -> None:
-        from llama_index.core import VectorStoreIndex
-        from llama_index.core.schema import TextNode
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
+    def __init__(self, settings: Settings, embedder: Embedder, client: Any = None,
+                 previous: local_index.LocalIndex | None = None, head: changes.Head | None = None) -> None:
         t0 = time.perf_counter()
-        self.settings = settings
-        client = store.open_client(settings)
+        self.settings, self.embedder = settings, embedder
+        self.client = client or store.open_client(settings)
         chunk_name, paper_name = store.collection_names(settings)
         try:
-            names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+            names = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
             if paper_name not in names or chunk_name not in names:
-                raise store.missing_index_error(settings, client)
-            self.chunk_col = client.get_collection(chunk_name, embedding_function=None)
-            records = store.read_papers(client.get_collection(paper_name, embedding_function=None))
-            self.chunk_ids = {cid for r in records.values() for cid in r.chunk_ids}
-            got = self._get_chunks(sorted(self.chunk_ids))
+                raise store.missing_index_error(settings, self.client)
+            self.chunk_col = self.client.get_collection(chunk_name, embedding_function=None)
+            self.log = changes.open_log(self.client, settings)
+            local = local_index.sync(settings, self.client, current=previous, head=head)
+            assert local is not None
+            self.local = local
         except StoreError:
             raise
         except Exception as exc:
             raise store.store_error(exc, settings) from exc
-        if not records:
+        if not self.local.records:
             raise StoreError(f"The index at {store.where(settings)} is empty. Run `labqa ingest`.")
-        self.catalog = Catalog(sorted((r.paper for r in records.values()),
-                                      key=lambda p: min((s.path, s.line) for s in p.provenance)
-                                      if p.provenance else ("~", 0)))
-        self.nodes: dict[str, Any] = {}
-        for cid, text, meta in got:
-            node = store.chunk_node_from_record(cid, text, meta)
-            self.nodes[cid] = node
-        self.chunks_by_paper: dict[str, list[str]] = defaultdict(list)
-        for r in records.values():
-            self.chunks_by_paper[r.paper.paper_id] = [c for c in r.chunk_ids if c in self.nodes]
-        self.embedder = embedder
-        self.vector_index = VectorStoreIndex.from_vector_store(
-            ChromaVectorStore(chroma_collection=self.chunk_col), embed_model=llama_embedding(embedder))
-        self.bm25 = _bm25([n for n in self.nodes.values() if isinstance(n, TextNode)], settings.candidate_k)
+        self.catalog: Catalog = self.local.catalog
         self.load_ms = (time.perf_counter() - t0) * 1000
 
-    def _get_chunks(self, ids: list[str], page: int = 5000) -> list[tuple[str, str, dict[str, Any]]]:
-        out = []
-        for i in range(0, len(ids), page):
-            got = self.chunk_col.get(ids=ids[i:i + page], include=["documents", "metadatas"])
-            out.extend(zip(got["ids"], got["documents"], got["metadatas"], strict=True))
-        return out
+    @property
+    def version(self) -> changes.Head:
+        return changes.Head(self.local.version, self.local.epoch)
+
+    def store_head(self) -> changes.Head:
+        """The store's current version: one small read (the check a running process makes before questions)."""
+        try:
+            if self.log is None:  # an index built before the change log: it appears with the next ingest
+                self.log = changes.open_log(self.client, self.settings)
+            return changes.read_head(self.log)
+        except Exception as exc:
+            raise store.store_error(exc, self.settings) from exc
+
+    def refreshed(self, head: changes.Head) -> Index:
+        """The index at `head`: only the papers the change log names are read again. The embedded store is
+        reopened, since a PersistentClient keeps serving the vectors it loaded (Chroma's readers do not
+        follow another process's writes); a server is always current."""
+        client = self.client
+        if not self.settings.chroma_url:
+            store.forget_client(self.settings)
+            client = store.open_client(self.settings)
+        return Index(self.settings, self.embedder, client, previous=self.local, head=head)
 
     def search(self, query: str, mode: str = "hybrid", paper_ids: list[str] | None = None,
                timings: dict[str, float] | None = None) -> list[Evidence]:
@@ -88,40 +89,24 @@ class Index:
         return self._group(dense, lexical)
 
     def _dense(self, query: str, scope: set[str] | None) -> list[tuple[str, float]]:
-        from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
-
-        filters = None
+        where = None
         if scope is not None:
             if not scope:
                 return []
-            filters = MetadataFilters(filters=[MetadataFilter(key="paper_id", value=sorted(scope),
-                                                              operator=FilterOperator.IN)])
-        k = min(self.settings.candidate_k, max(1, len(self.nodes)))
+            where = {"paper_id": {"$in": sorted(scope)}}
+        k = min(self.settings.candidate_k, max(1, self.local.chunk_count))
+        vector = self.embedder.embed_cached([query])[0]
         try:
-            hits = self.vector_index.as_retriever(similarity_top_k=k, filters=filters).retrieve(query)
+            got = self.chunk_col.query(query_embeddings=[vector.tolist()], n_results=k, where=where,
+                                       include=["distances"])
         except Exception as exc:
             raise store.store_error(exc, self.settings) from exc
-        # llama-index reports exp(-distance); with cosine distance that is exp(cos - 1): undo it.
-        return [(h.node.node_id, 1.0 + math.log(max(h.score or 1e-12, 1e-12)))
-                for h in hits if h.node.node_id in self.nodes]
+        # The collection uses cosine distance (1 - cosine similarity): the score is read from it directly.
+        return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)
+                if cid in self.local.where]
 
     def _lexical(self, query: str, scope: set[str] | None) -> list[tuple[str, float]]:
-        if self.bm25 is None:
-            return []
-        try:
-            hits = self.bm25.retrieve(query)
-        except Exception:  # bm25s rejects queries with no indexable token (e.g. only stop words)
-            logging.getLogger(__name__).debug("BM25 found no usable token in %r", query)
-            return []
-        out = []
-        for h in hits:
-            node = self.nodes.get(h.node.node_id)
-            if node is None or (h.score or 0) <= 0:
-                continue
-            if scope is not None and node.metadata["paper_id"] not in scope:
-                continue
-            out.append((h.node.node_id, float(h.score or 0.0)))
-        return out
+        return self.local.search(query, self.settings.candidate_k, scope)
 
     def _group(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]]) -> list[Evidence]:
         """Reciprocal rank fusion of the two retrievers' PAPER rankings (a paper ranks where its best chunk
@@ -138,13 +123,13 @@ class Index:
             for rank, (cid, s) in enumerate(hits):
                 chunk_fused[cid] += 1.0 / (RRF_K + rank + 1)
                 best[cid] = s
-                pid = self.nodes[cid].metadata["paper_id"]
+                pid = self.local.paper_of(cid)
                 if pid not in seen:
                     seen[pid] = len(seen)
                     paper_fused[pid] += 1.0 / (RRF_K + seen[pid] + 1)
         by_paper: dict[str, list[str]] = defaultdict(list)
         for cid in sorted(chunk_fused, key=lambda c: -chunk_fused[c]):
-            by_paper[self.nodes[cid].metadata["paper_id"]].append(cid)
+            by_paper[self.local.paper_of(cid)].append(cid)
         out = []
         for pid, cids in by_paper.items():
             paper = self.catalog.get(pid)
@@ -152,8 +137,7 @@ class Index:
                 continue
             out.append(Evidence(
                 paper=paper, score=paper_fused[pid],
-                passages=[Passage(c, self.nodes[c].text, chunk_fused[c], self.nodes[c].metadata.get("page"))
-                          for c in cids[:3]],
+                passages=[Passage(c, self.local.text(c), chunk_fused[c], self.local.page(c)) for c in cids[:3]],
                 dense=max((cos[c] for c in cids if c in cos), default=0.0),
                 lexical=max((bm[c] for c in cids if c in bm), default=0.0),
             ))
@@ -162,16 +146,6 @@ class Index:
         return out
 
     def passages_of(self, paper_id: str) -> list[Passage]:
-        return [Passage(c, self.nodes[c].text, 0.0, self.nodes[c].metadata.get("page"))
-                for c in self.chunks_by_paper.get(paper_id, [])]
-
-
-def _bm25(nodes: list[Any], k: int) -> Any:
-    if not nodes:
-        return None
-    import Stemmer
-    from llama_index.retrievers.bm25 import BM25Retriever
-
-    logging.getLogger("bm25s").setLevel(logging.ERROR)
-    return BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(k, len(nodes)),
-                                       stemmer=Stemmer.Stemmer("english"), language="english")
+        rec = self.local.records.get(paper_id)
+        return [Passage(c, self.local.text(c), 0.0, self.local.page(c))
+                for c in (rec.chunk_ids if rec else []) if c in self.local.where]

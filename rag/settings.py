@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         description="Server mode: how long the writer's lease in the Chroma server lasts without renewal (it is "
         "renewed every quarter of this). A killed writer blocks others for at most this long.",
     )
+    follow_seconds: float = Field(
+        1.0, ge=0,
+        description="How often (at most) a running process (ask, serve, eval) checks the store for papers another "
+        "process ingested; a change is loaded in the background, reading only the changed papers. 0 = never: "
+        "the index is read once, at start.",
+    )
     candidate_k: int = Field(30, ge=5, le=500, description="Chunks each retriever returns before fusion.")
     relevance: RelevanceSettings = Field(default_factory=RelevanceSettings,
                                          description="Question understanding's tuned values (see RelevanceSettings).")

@@ -99,6 +99,11 @@ def open_client(settings: Settings, create: bool = False) -> Any:
         raise store_error(exc, settings) from None
 
 
+def forget_client(settings: Settings) -> None:
+    """Make the next open_client of the embedded store a fresh one (it then sees other processes' writes)."""
+    _forget_system(settings.home / "chroma")
+
+
 def _forget_system(path: Path) -> None:
     from chromadb.api.shared_system_client import SharedSystemClient
 

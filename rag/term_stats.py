@@ -63,14 +63,33 @@ def profile(p: Paper, acronyms: Acronyms, every: frozenset[str]) -> PaperProfile
     return PaperProfile(every, title, frozenset(own), tuple(windows), tuple(sents))
 
 
+@dataclass(frozen=True)
+class CatalogTerms:
+    """What TermStats computes over the whole catalog: built once per catalog and kept with it (like its name
+    linker), so a catalog persisted with it (rag.local_index) brings it along instead of recomputing it."""
+
+    acronyms: Acronyms
+    paper_terms: dict[str, frozenset[str]]
+    vocab: Vocabulary
+
+
+def catalog_terms(catalog: Catalog) -> CatalogTerms:
+    got = catalog.__dict__.get("_terms")
+    if got is None:
+        acronyms = Acronyms([t for p in catalog.papers for t in (p.abstract, *p.other_abstracts)])
+        # Each paper's terms (for IDF and coverage). The sentence-level profile (roles, per-sentence terms) is
+        # built on first use, only for the few papers a question retrieves or lists.
+        terms_of = {p.paper_id: paper_terms(p, acronyms) for p in catalog.papers}
+        got = catalog.__dict__.setdefault("_terms", CatalogTerms(acronyms, terms_of,
+                                                                 Vocabulary.from_term_sets(list(terms_of.values()))))
+    return got
+
+
 class TermStats:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.acronyms = Acronyms([t for p in catalog.papers for t in (p.abstract, *p.other_abstracts)])
-        # Built once: each paper's terms (for IDF and coverage). Built on first use, then kept: the sentence-level
-        # profile (roles, per-sentence terms), needed only for the few papers a question retrieves or lists.
-        self.paper_terms = {p.paper_id: paper_terms(p, self.acronyms) for p in catalog.papers}
-        self.vocab = Vocabulary.from_term_sets(list(self.paper_terms.values()))
+        built = catalog_terms(catalog)
+        self.acronyms, self.paper_terms, self.vocab = built.acronyms, built.paper_terms, built.vocab
         self._profiles: dict[str, PaperProfile] = {}
 
     def _title_terms(self, paper_id: str) -> frozenset[str]:

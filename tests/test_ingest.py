@@ -112,7 +112,7 @@ def test_changing_chunk_settings_builds_a_new_index_and_keeps_the_old_one(
     after = snapshot(index_home)
     assert {k: after[k] for k in before} == before, "the default index is kept exactly as it was"
     new = set(after) - set(before)
-    assert len(new) == 3 and len({n.rsplit("_", 1)[1] for n in new}) == 1  # chunks, papers, records of one index
+    assert len(new) == 4 and len({n.rsplit("_", 1)[1] for n in new}) == 1  # chunks, papers, records, changes of one index
     _, out, _ = run(["ask", "--json", "What is EISAM?"], capsys)
     assert json.loads(out)["citations"][0]["title"].startswith("Taming the Long Tail")
 
