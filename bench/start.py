@@ -327,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
                 RESULTS.write_text(json.dumps(results, indent=1))
                 (OUT / "start.md").write_text(render(results))
     chart(results, OUT / "start.png")
+    (OUT / "start.md").write_text(render(results))
     print(render(results))
     return 0
 

@@ -31,6 +31,9 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path)
     monkeypatch.setenv("LABQA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("LABQA_MODEL_CACHE", str(model_cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # No follower thread per Assistant in the test process (dozens of them would poll their stores every
+    # second); tests/test_live_updates.py turns it on where following is what is tested.
+    monkeypatch.setenv("LABQA_FOLLOW_SECONDS", "0")
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,12 @@ QUESTION = "Who works on glacier calving fronts?"
 VISIBLE_WITHIN = 10.0  # seconds after the ingest commits (the issue's target)
 
 
+@pytest.fixture(autouse=True)
+def _following(monkeypatch: pytest.MonkeyPatch) -> None:
+    """conftest turns following off for the test process; here it is what is tested (the default, 1 s)."""
+    monkeypatch.delenv("LABQA_FOLLOW_SECONDS")
+
+
 def ingest_elsewhere(path: Path, env: dict[str, str] | None = None) -> None:
     """`labqa ingest PATH` in another process (same LABQA_HOME or server as this test)."""
     proc = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(path)], env={**os.environ, **(env or {})},
