@@ -210,6 +210,10 @@ class Assistant:
         parsed = self.read(text_q, planner)
         if parsed.continues:  # "what about 2024?" after "unlearning papers from 2025": that question, with 2024
             parsed = Conversation.carry(parsed, self._alone(history, planner)) or parsed
+        elif parsed.others and (before := self._alone(history, planner)) and (before.topic or before.filters.has_metadata()):
+            # "anything else besides those?": the previous question again; the planner leaves its answer out
+            parsed = replace(before, question=parsed.question, text=parsed.text, others=True, refers_back=True,
+                             intent=before.intent, filters=merge(before.filters, parsed.filters))
         elif parsed.relative and not parsed.topic and not parsed.mentions and (before := self._alone(history, planner)):
             # "any newer ones than these?": the previous question's subject, dated after its answer's papers
             parsed = replace(parsed, topic=before.topic, salience=before.salience, alternatives=before.alternatives,

@@ -119,6 +119,8 @@ class Planner:
                 return Plan(parsed, PlanKind.NONE, filters=f, message=self.conversation.no_relation(named, parsed.relation))
             named = related
 
+        if parsed.others and use_metadata and scope is not None:
+            return self._others_plan(parsed, f, scope, intent, mode)
         if intent == Intent.OVERVIEW:
             return self._overview_plan(parsed, f, scope, mode)
         if parsed.relative and use_metadata:
@@ -181,6 +183,26 @@ class Planner:
         cited = ev[:1] if kind == PlanKind.ORDER else ev
         return Plan(parsed, kind if ev else PlanKind.NONE, papers=cited, ranked=ev, filters=f, topic=parsed.topic,
                     also=also, scope=pinned)
+
+    def _others_plan(self, parsed: ParsedQuery, f: Filters, scope: list[Paper], intent: Intent, mode: str) -> Plan:
+        """"Anything else besides those?": the previous question asked of the whole collection, as a list (every
+        paper that clears the list threshold), the papers of the previous answer left out."""
+        wide = Filters(**{**f.__dict__, "paper_ids": []})
+        wants = Intent.COUNT if intent == Intent.COUNT else Intent.LIST
+        plan = self._catalog_plan(parsed, wide, None, wants, mode) if wide.has_metadata() or not parsed.topic \
+            else self._topic_plan(parsed, wide, wants, mode)
+        seen = {p.paper_id for p in scope}
+        rest = [e for e in plan.papers if e.paper.paper_id not in seen]
+        if not rest:
+            subject = f"is about “{parsed.topic}”" if parsed.topic else "matches"
+            return Plan(parsed, PlanKind.NONE, filters=wide, topic=parsed.topic, message=(
+                f"No other paper in the collection {subject} besides the {len(scope)} in the previous answer."))
+        plan.papers = rest
+        plan.ranked = rest + [e for e in plan.ranked if e.paper.paper_id not in seen and e not in rest]
+        plan.note = f"Besides the {len(scope)} in the previous answer:"
+        if plan.kind == PlanKind.ABSTAIN:
+            plan.kind = PlanKind.LIST
+        return plan
 
     def _overview_plan(self, parsed: ParsedQuery, f: Filters, scope: list[Paper] | None, mode: str) -> Plan:
         """"Who are the most frequent authors?", "papers per year on unlearning": the papers counted are the

@@ -73,6 +73,7 @@ class ParsedQuery:
     # -1 = last, 0 = any of its authors), the paper itself left out
     scope_author: int | None = None
     order_count: int = 1  # "the three most recent papers": how many an order answer names
+    others: bool = False  # "anything else besides those?": the previous question again, its answer's papers left out
     aspect: bool = False  # "which datasets did they use?": the topic is an aspect of the papers in view
     sort: str = ""  # a list "sorted by year" / "chronologically": "asc" (oldest first) or "desc"
     facet: str = ""  # OVERVIEW: "authors", "categories" or "years"
@@ -222,6 +223,9 @@ PRONOUN_SUBJECT = re.compile(r"\b(?:did|do|does|were|are|is|was|have|has|had|can
                              r"handle|handles|handled|achieve|achieves|achieved|report|reports|reported|need|needs|"
                              r"needed|require|requires|required|rely|relies|relied|address|addresses|addressed)\b",
                              re.I)
+OTHERS = re.compile(r"\b(?:anything|any|something|what|who)\s+else\b|\b(?:any|some)\s+(?:other|more)\s+(?:papers?|ones|"
+                    r"works?|studies)\b|\b(?:besides|apart from|aside from|other than|except for|beyond)\s+(?:those|these|"
+                    r"them|the ones (?:above|you (?:listed|mentioned)))\b", re.I)
 RELATIVE = re.compile(r"\b(?:(more recent|newer|later|fresher)|(older|earlier))\s+(?:ones?\s+|papers?\s+|works?\s+|"
                       r"studies\s+)?than\b", re.I)
 OTHER_WORK = re.compile(r"\b(?:else|other|others|more|another|also)\b", re.I)
@@ -358,6 +362,8 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
     # "On how many of these papers is Yuyuan Li an author?" with nothing before it: "these" is the collection
     q.standalone = bool(own_subject or f.has_metadata() or q.order or q.intent == Intent.COUNT) and q.ordinal is None \
         and not ANAPHORA.search(rest)
+    if OTHERS.search(text) and not q.mentions and not q.topic and q.scope_author is None and not q.relative:
+        q.others = q.refers_back = True  # a plain "anything else?" with nothing before: the whole collection
     if PRONOUN_SUBJECT.search(text) and not q.mentions and q.topic and not inner and not q.is_metadata:
         q.aspect = q.refers_back = q.standalone = True  # with nothing before, the words are the subject
     if q.intent == Intent.CODE and not q.mentions and not q.refers_back:

@@ -249,3 +249,14 @@ def test_months_and_everything_except(assistant: Assistant) -> None:
     assert b.citations and all(c.category != "cs.LG" for c in b.citations)
     c = assistant.ask("anything not about unlearning?")
     assert c.citations and not any("unlearning" in c.title.lower() for c in c.citations)
+
+
+def test_anything_else_besides_those(assistant: Assistant) -> None:
+    history = _after(assistant, "unlearning in recommender systems")
+    first = set(history[1].paper_ids)
+    a = assistant.ask("anything else besides those?", history=history)
+    assert not set(ids(a)) & first  # the previous answer's papers are left out
+    assert a.citations and "Besides the" in a.answer or "No other paper" in a.answer
+    history = _after(assistant, "papers on federated learning")
+    b = assistant.ask("what else?", history=history)
+    assert not set(ids(b)) & set(history[1].paper_ids)
