@@ -223,6 +223,9 @@ PRONOUN_SUBJECT = re.compile(r"\b(?:did|do|does|were|are|is|was|have|has|had|can
                              r"handle|handles|handled|achieve|achieves|achieved|report|reports|reported|need|needs|"
                              r"needed|require|requires|required|rely|relies|relied|address|addresses|addressed)\b",
                              re.I)
+# "which are about fairness?", "which ones use LLMs?": no paper noun, so the papers in view are meant
+ELLIPTIC_WHICH = re.compile(r"^\W*(?:(?:and|so|ok|okay|now)\W+)?which\s+(?:ones?\s+|of them\s+)?(?:are|is|were|was|have|has|"
+                            r"had|do|does|did|use|uses|used|mention|mentions|discuss|discusses|cover|covers)\b", re.I)
 OTHERS = re.compile(r"\b(?:anything|any|something|what|who)\s+else\b|\b(?:any|some)\s+(?:other|more)\s+(?:papers?|ones|"
                     r"works?|studies)\b|\b(?:besides|apart from|aside from|other than|except for|beyond)\s+(?:those|these|"
                     r"them|the ones (?:above|you (?:listed|mentioned)))\b", re.I)
@@ -362,6 +365,9 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
     # "On how many of these papers is Yuyuan Li an author?" with nothing before it: "these" is the collection
     q.standalone = bool(own_subject or f.has_metadata() or q.order or q.intent == Intent.COUNT) and q.ordinal is None \
         and not ANAPHORA.search(rest)
+    if ELLIPTIC_WHICH.search(text) and not PAPER_NOUN.search(text) and not q.mentions and not inner \
+            and q.intent not in (Intent.COUNT, Intent.ORDER):
+        q.refers_back = q.standalone = True  # with nothing before, it asks the collection
     if OTHERS.search(text) and not q.mentions and not q.topic and q.scope_author is None and not q.relative:
         q.others = q.refers_back = True  # a plain "anything else?" with nothing before: the whole collection
     if PRONOUN_SUBJECT.search(text) and not q.mentions and q.topic and not inner and not q.is_metadata:

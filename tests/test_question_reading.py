@@ -260,3 +260,11 @@ def test_anything_else_besides_those(assistant: Assistant) -> None:
     history = _after(assistant, "papers on federated learning")
     b = assistant.ask("what else?", history=history)
     assert not set(ids(b)) & set(history[1].paper_ids)
+
+
+def test_which_are_about_x_narrows_the_previous_answer(assistant: Assistant) -> None:
+    history = _after(assistant, "papers by Zhongxuan Han")
+    a = assistant.ask("which are about fairness?", history=history)
+    assert a.citations and set(ids(a)) < set(history[1].paper_ids)
+    alone = assistant.ask("which are about fairness?")  # nothing before: the collection
+    assert len(alone.citations) >= len(a.citations)
