@@ -9,7 +9,6 @@ import time
 import unicodedata
 import weakref
 from collections.abc import Iterator
-from dataclasses import replace
 from functools import cached_property
 
 from rag.answer_offline import Cited, compose
@@ -20,7 +19,6 @@ from rag.errors import LLMError, QuestionError
 from rag.planning import Plan, Planner
 from rag.planning import PlanKind as K
 from rag.prompts import ABSTAIN_PREFIX
-from rag.query_filters import merge
 from rag.query_parser import ParsedQuery, parse
 from rag.safety import INSTRUCTION, redact_instructions
 from rag.settings import Settings
@@ -208,17 +206,8 @@ class Assistant:
         history = history or []
         planner = self.planner  # one version for the whole answer, even if a newer one is swapped in meanwhile
         parsed = self.read(text_q, planner)
-        if parsed.continues:  # "what about 2024?" after "unlearning papers from 2025": that question, with 2024
-            parsed = Conversation.carry(parsed, self._alone(history, planner)) or parsed
-        elif parsed.others and (before := self._alone(history, planner)) and (before.topic or before.filters.has_metadata()):
-            # "anything else besides those?": the previous question again; the planner leaves its answer out
-            parsed = replace(before, question=parsed.question, text=parsed.text, others=True, refers_back=True,
-                             intent=before.intent, filters=merge(before.filters, parsed.filters))
-        elif parsed.relative and not parsed.topic and not parsed.mentions and (before := self._alone(history, planner)):
-            # "any newer ones than these?": the previous question's subject, dated after its answer's papers
-            parsed = replace(parsed, topic=before.topic, salience=before.salience, alternatives=before.alternatives,
-                             filters=merge(replace(before.filters, years=[], year_from=None, year_to=None,
-                                                   exclude_years=[]), parsed.filters))
+        if Conversation.builds_on_previous(parsed):  # "what about 2024?", "anything else?", "any newer ones?"
+            parsed = Conversation.resolve(parsed, self._alone(history, planner))
         timings["parse_ms"] = (time.perf_counter() - t0) * 1000
         t = time.perf_counter()
         plan = planner.plan(parsed, history, filters, mode=mode, use_metadata=use_metadata)

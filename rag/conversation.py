@@ -71,6 +71,31 @@ class Conversation:
                        refers_back=False)
 
     @staticmethod
+    def builds_on_previous(parsed: ParsedQuery) -> bool:
+        """Whether the question is the previous question changed (see resolve), not a question of its own."""
+        return parsed.continues or parsed.others or bool(parsed.relative and not parsed.topic and not parsed.mentions)
+
+    @staticmethod
+    def resolve(parsed: ParsedQuery, previous: ParsedQuery | None) -> ParsedQuery:
+        """A question that changes the previous one (`previous`, as if asked on its own), as a question of its
+        own: "what about 2024?" after "unlearning papers from 2025" is that question with 2024 (carry); "anything
+        else besides those?" is the previous question again, the planner leaving its answer out; "any newer ones
+        than these?" takes the previous question's subject without its years, the planner dating after its
+        answer's papers. Unchanged when there is no previous question."""
+        if previous is None:
+            return parsed
+        if parsed.continues:
+            return Conversation.carry(parsed, previous) or parsed
+        if parsed.others:
+            if not (previous.topic or previous.filters.has_metadata()):
+                return parsed
+            return replace(previous, question=parsed.question, text=parsed.text, others=True, refers_back=True,
+                           filters=merge(previous.filters, parsed.filters))
+        undated = replace(previous.filters, years=[], year_from=None, year_to=None, exclude_years=[], months=[])
+        return replace(parsed, topic=previous.topic, salience=previous.salience, alternatives=previous.alternatives,
+                       filters=merge(undated, parsed.filters))
+
+    @staticmethod
     def alone(parsed: ParsedQuery, previous: ParsedQuery | None) -> ParsedQuery:
         """The question as if asked on its own, given the previous question as if asked on its own: "and from
         2025?" after "unlearning papers" is "unlearning papers from 2025" (so a later "what about 2024?" changes
@@ -93,7 +118,7 @@ class Conversation:
     def no_authors(self, papers: list[Paper]) -> str:
         if not papers:
             return "There is no paper in view to take an author from. Name the paper, e.g. “other papers by VoP's authors”."
-        return f"The sources list no authors for {', '.join(short_name(p.title) for p in papers)}."
+        return f"The sources list no authors for {', '.join(short_name(p) for p in papers)}."
 
     def related(self, papers: list[Paper], relation: str) -> list[Paper]:
         """The originals of the companions among `papers` ("the original paper"), or the companions of the

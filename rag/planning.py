@@ -11,7 +11,7 @@ judge relevance (rag.relevance does) or write text (the answerers do).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from rag.catalog import Catalog, chronological, newest_first, sort_key
@@ -145,7 +145,7 @@ class Planner:
             plan = self._catalog_plan(parsed, f, scope, intent, mode)
             if plan.kind == PlanKind.NONE and parsed.topic and own.categories and scope is None:
                 # "computer vision work on whether models understand humor": the topic is there, in another area
-                wider = merge(Filters(**{**own.__dict__, "categories": []}), extra)
+                wider = merge(replace(own, categories=[]), extra)
                 other = self._catalog_plan(parsed, wider, None, intent, mode) if wider.has_metadata() \
                     else self._topic_plan(parsed, wider, intent, mode)
                 if other.papers:
@@ -187,7 +187,7 @@ class Planner:
     def _others_plan(self, parsed: ParsedQuery, f: Filters, scope: list[Paper], intent: Intent, mode: str) -> Plan:
         """"Anything else besides those?": the previous question asked of the whole collection, as a list (every
         paper that clears the list threshold), the papers of the previous answer left out."""
-        wide = Filters(**{**f.__dict__, "paper_ids": []})
+        wide = replace(f, paper_ids=[])
         wants = Intent.COUNT if intent == Intent.COUNT else Intent.LIST
         plan = self._catalog_plan(parsed, wide, None, wants, mode) if wide.has_metadata() or not parsed.topic \
             else self._topic_plan(parsed, wide, wants, mode)
@@ -225,7 +225,7 @@ class Planner:
                 "The papers in view have no date to compare with." if targets else f"{NO_HISTORY} {NO_HISTORY_HINT}"))
         newer = parsed.relative == "newer"
         bound = max(dated) if newer else min(dated)
-        wide = Filters(**{**f.__dict__, "paper_ids": []})
+        wide = replace(f, paper_ids=[])
         plan = self._catalog_plan(parsed, wide, None, intent, mode) if wide.has_metadata() or parsed.topic \
             else Plan(parsed, PlanKind.LIST, papers=[self._evidence(p) for p in newest_first(self.catalog.papers)])
         own = {p.paper_id for p in targets}
@@ -246,7 +246,7 @@ class Planner:
         authors = self.conversation.authors_of(targets, parsed.scope_author or 0)
         if not authors:
             return Plan(parsed, PlanKind.NONE, filters=f, message=self.conversation.no_authors(targets))
-        wider = merge(Filters(**{**f.__dict__, "paper_ids": [], "authors": authors, "any_author": True}), None)
+        wider = replace(f, paper_ids=[], authors=authors, any_author=True)
         plan = self._catalog_plan(parsed, wider, None, intent, mode)
         own = {p.paper_id for p in targets}
         plan.papers = plan.ranked = [e for e in plan.papers if e.paper.paper_id not in own]

@@ -5,6 +5,7 @@ possibly negated ("not by …", "not in CV", "without code"). rag.query_parser r
 
 from __future__ import annotations
 
+import calendar
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -106,7 +107,7 @@ _YEAR_CONTEXT = re.compile(r"\b(?:in|from|since|before|after|of|year|years|publi
 
 
 _MONTH = {m.lower(): i for i, m in enumerate(MONTH_NAMES, start=1)} | {
-    m[:3].lower(): i for i, m in enumerate(MONTH_NAMES, start=1)} | {"sept": 9}
+    m.lower(): i for i, m in enumerate(calendar.month_abbr) if m} | {"sept": 9}
 _MONTH_RE = "|".join(sorted(_MONTH, key=len, reverse=True))
 # "published in December", "from March 2024", "the December 2024 papers": a month names a date only next to a date
 # cue or a year ("may" and "march" are also verbs)
@@ -386,6 +387,7 @@ def merge(a: Filters, b: Filters | None) -> Filters:
     out.year_from = max(filter(None, [out.year_from, b.year_from]), default=None)
     out.year_to = min(filter(None, [out.year_to, b.year_to]), default=None)
     out.years = out.years or list(b.years)
+    out.months = out.months or list(b.months)
     out.authors += [x for x in b.authors if x not in out.authors]
     out.categories = b.categories if b.categories and not out.categories else out.categories
     if b.has_code is not None:

@@ -293,10 +293,10 @@ def parse(question: str, catalog: Catalog, listing_year: int, embed: Embed | Non
     if m := SORTED.search(sp.rest()):  # how to list, not what: "papers sorted by year"
         q.sort = "desc" if m.group("desc") or m.group("desc2") else "asc"
         sp.take(*m.span())
-    for name, pat in FACETS.items():
-        one_paper = bool(ONE_PAPER.search(text) and not PLURAL.search(text)) or bool(ORDINAL.search(text))
-        per_paper = re.search(r"\b(?:has|have|with) the (?:most|fewest|most number of) (?:co-?)?authors\b", text, re.I)
-        if (m := pat.search(sp.rest())) and not q.mentions and not one_paper and not per_paper:
+    one_paper = bool(ONE_PAPER.search(text) and not PLURAL.search(text)) or bool(ORDINAL.search(text)) \
+        or bool(re.search(r"\b(?:has|have|with) the (?:most|fewest) (?:co-?)?authors\b", text, re.I))
+    for name, pat in FACETS.items() if not (q.mentions or one_paper) else ():
+        if m := pat.search(sp.rest()):
             q.facet = name
             sp.take(*m.span())
             break

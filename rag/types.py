@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -115,8 +116,7 @@ class Evidence:
 POSITION_WORDS = {1: "first", 2: "second", 3: "third", -1: "last listed"}  # Filters.author_position in words
 
 
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-               "November", "December")
+MONTH_NAMES = tuple(calendar.month_name)[1:]  # "January" … "December" (the C locale's names)
 
 
 @dataclass

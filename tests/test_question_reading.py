@@ -268,3 +268,15 @@ def test_which_are_about_x_narrows_the_previous_answer(assistant: Assistant) -> 
     assert a.citations and set(ids(a)) < set(history[1].paper_ids)
     alone = assistant.ask("which are about fairness?")  # nothing before: the collection
     assert len(alone.citations) >= len(a.citations)
+
+
+def test_months_join_the_chat_filters_and_a_paper_without_authors_says_so(assistant: Assistant) -> None:
+    from rag.catalog import sort_key
+    from rag.types import Filters
+    a = assistant.ask("Which papers were published in December?", filters=Filters(year_from=2024, year_to=2024))
+    assert a.citations and all(c.year == 2024 for c in a.citations)
+    assert all(sort_key(assistant.catalog.by_id[i])[1] == 12 for i in ids(a))
+    unnamed = next(p for p in assistant.catalog.papers if not p.authors)  # the companion known only by its abstract
+    b = assistant.ask("what else has its first author written?",
+                      history=[Turn("user", "that companion paper"), Turn("assistant", unnamed.title, [unnamed.paper_id])])
+    assert not b.citations and "list no authors" in b.answer
