@@ -133,8 +133,9 @@ class Planner:
             return self._named_plan(parsed, PlanKind.CODE, targets, f)
         if intent == Intent.COMPARE:
             targets = named if len(named) >= 2 else (self.conversation.pick(scope, parsed) if scope else named)
-            if scope and len(named) == 1:  # "how does it compare to CURE4Rec?"
+            if scope and len(named) == 1:  # "how does it compare to CURE4Rec?": the paper in view and the named one
                 targets = [p for p in targets if p.paper_id != named[0].paper_id][:1] + named
+                f = replace(f, paper_ids=[p.paper_id for p in targets])
             return self._named_plan(parsed, PlanKind.COMPARE, targets, f)
         if named and scope is None and intent not in (Intent.LIST, Intent.COUNT) and not f.has_metadata():
             kind = {Intent.AUTHORS: PlanKind.AUTHORS, Intent.DETAIL: PlanKind.DETAIL,

@@ -230,6 +230,7 @@ def test_comparisons_and_aspects_of_the_papers_in_view(assistant: Assistant) -> 
     lego = history[1].paper_ids[0]
     a = assistant.ask("How does it compare to CURE4Rec?", history=history)
     assert len(a.citations) == 2 and ids(a)[0] == lego and "Side by side" in a.answer
+    assert "the 2 papers" in a.filters
     history += [Turn("user", "How does it compare to CURE4Rec?"), Turn("assistant", a.answer, ids(a))]
     b = assistant.ask("which datasets did they use?", history=history)  # an aspect of both, not a new subject
     assert ids(b) == ids(a)
