@@ -146,6 +146,7 @@ class Assistant:
             new.search("warm up", mode="dense")  # a reopened store loads its vectors now, not on a question
             with self._load_lock:
                 self.__dict__["index"], self.__dict__["planner"] = new, planner
+            new.local.save_derived()  # for processes that start later; after the switch, so it delays nothing
             return True
         except Exception as exc:  # keep answering from the current index; the next check tries again
             logging.getLogger(__name__).warning("could not load the store's new version: %s", exc)

@@ -25,6 +25,8 @@ _QUOTED = re.compile(r"[\"“”‘’'«»]([^\"“”«»]{12,400}?)[\"“”�
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: 'Chaochao Chén' → 'chaochao chen'."""
+    if text.isascii():  # most text: nothing to decompose, and ASCII casefold is lower (20x faster at 100k papers)
+        return text.lower()
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).casefold()
 

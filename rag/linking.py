@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from rag.catalog import Catalog, fold
 from rag.lexicon import FIELD_ABBREVIATIONS
 from rag.text import Acronyms, acronym_definitions, sentences, terms
+from rag.types import Paper
 
 # A name-like word: two capitals ("EISAM", "VoP", "PoT-AU"), or a capital and a digit ("CURE4Rec", "U2A").
 NAME_LIKE = re.compile(r"(?<![\w-])(?=[\w-]*[A-Z][\w-]*[A-Z0-9]|[\w-]*[A-Z][\w-]*\d|[\w-]*\d[\w-]*[A-Z])"
@@ -49,6 +51,22 @@ def english_words() -> frozenset[str]:
     return frozenset(words)
 
 
+def catalog_acronyms(catalog: Catalog, previous: Acronyms | None = None, removed: Iterable[Paper] = (),
+                     added: Iterable[Paper] = ()) -> Acronyms:
+    """The acronyms the papers define ("Large Language Models (LLMs)"): their long forms are one concept.
+    Built once per catalog and kept with it (the linker and the term statistics share it); with `previous`,
+    from the acronyms of the catalog before `removed` went and `added` came."""
+    got = catalog.__dict__.get("_acronyms")
+    if got is None:
+        if previous is None:
+            got = Acronyms([t for p in catalog.papers for t in _abstracts_of(p)])
+        else:
+            got = previous.updated([t for p in removed for t in _abstracts_of(p)],
+                                   [t for p in added for t in _abstracts_of(p)])
+        got = catalog.__dict__.setdefault("_acronyms", got)
+    return got
+
+
 @dataclass(frozen=True)
 class AuthorLink:
     name: str  # as the catalog spells it ("XiaoHua Feng"), or the surname/given name the question used
@@ -58,9 +76,15 @@ class AuthorLink:
 
 
 class Linker:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, previous: Linker | None = None, removed: Iterable[Paper] = (),
+                 added: Iterable[Paper] = ()) -> None:
+        """The linker of `catalog`. With `previous` (the linker of the catalog before some papers were removed
+        and others added; a changed paper is both), the collection-wide counts are updated from the changed
+        papers alone instead of recounted over every paper (minutes at 100k papers; see rag.local_index)."""
         self.catalog = catalog
-        self.paper_names = self._paper_names()
+        if previous is not None:
+            self._update(previous, list(removed), list(added))
+        self.paper_names = self._named()
         # folded full name → catalog spelling; also without spaces ("xiaohua feng" / "xiaohuafeng")
         self.full_names: dict[str, str] = {}
         for a in catalog.authors:
@@ -68,6 +92,28 @@ class Linker:
             self.full_names.setdefault(key, a)
         self.name_words = set(catalog.by_name_word)
         self.squashed_names = {k.replace(" ", "").replace("-", ""): n for k, n in self.full_names.items()}
+
+    def _update(self, previous: Linker, removed: list[Paper], added: list[Paper]) -> None:
+        vocabulary, stems = Counter(previous.vocabulary), Counter(previous.stems)
+        for sign, papers in ((-1, removed), (1, added)):
+            for p in papers:
+                for counts, items in ((vocabulary, _words_of(p)), (stems, set(terms(_text_of(p))))):
+                    for w in items:
+                        counts[w] += sign
+                        if counts[w] <= 0:
+                            del counts[w]
+        own = dict(previous._own_names)
+        for sign, papers in ((-1, removed), (1, added)):
+            for p in papers:
+                for key in _names_of(p):
+                    ids = set(own.get(key, ()))  # a copy: the previous linker keeps its own
+                    (ids.add if sign > 0 else ids.discard)(p.paper_id)
+                    if ids:
+                        own[key] = ids
+                    else:
+                        own.pop(key, None)
+        self.__dict__.update(vocabulary=vocabulary, stems=stems, _own_names=own)
+        catalog_acronyms(self.catalog, previous.acronyms, removed, added)
 
     def warm(self) -> None:
         """Build the lazily computed indexes now (vocabulary, English words, the fuzzy matcher's import)."""
@@ -83,22 +129,21 @@ class Linker:
         """Folded words of every title and abstract version, with the number of papers using each."""
         df: Counter[str] = Counter()
         for p in self.catalog.papers:
-            text = " ".join([p.title, p.abstract, *p.other_abstracts])
-            df.update({w.lower() for w in WORD.findall(fold(text))})
+            df.update(_words_of(p))
         return df
 
-    @cached_property
+    @property
     def acronyms(self) -> Acronyms:
-        """The acronyms the papers define ("Large Language Models (LLMs)"): their long forms are one concept."""
-        return Acronyms([t for p in self.catalog.papers for t in (p.abstract, *p.other_abstracts)])
+        return catalog_acronyms(self.catalog)
 
     @cached_property
-    def stems(self) -> frozenset[str]:
-        """Stemmed terms of every title and abstract version (rag.text.terms), for `known`."""
-        out: set[str] = set()
+    def stems(self) -> Counter[str]:
+        """Stemmed terms of every title and abstract version (rag.text.terms), with the number of papers using
+        each, for `known`."""
+        out: Counter[str] = Counter()
         for p in self.catalog.papers:
-            out.update(terms(" ".join([p.title, p.abstract, *p.other_abstracts])))
-        return frozenset(out)
+            out.update(set(terms(_text_of(p))))
+        return out
 
     def known(self, word: str) -> bool:
         """Does any paper use the word (in any inflection)? A compound is known when the collection uses it or
@@ -164,30 +209,21 @@ class Linker:
         return hit[0] if hit else None
 
     # ---- paper names ---------------------------------------------------------------------------------
-    def _paper_names(self) -> dict[str, set[str]]:
-        """Folded name → ids of the papers that give themselves that name: the head of a title before its
-        colon ("VoP", "Check, Locate, Rectify"), name-like words of the title, acronyms a paper defines and
-        names in the sentences where it says what it proposes. Names more than MAX_NAME_PAPERS papers use are
-        field terms and are dropped."""
+    @cached_property
+    def _own_names(self) -> dict[str, set[str]]:
+        """Folded name → ids of the papers that give themselves that name (_names_of), before dropping field
+        terms."""
         names: dict[str, set[str]] = {}
         for p in self.catalog.papers:
-            own: set[str] = set()
-            title_head = p.title.split(":")[0].strip(" \"“”'") if ":" in p.title else ""
-            if title_head and len(title_head.split()) <= 4 and len(title_head) >= 3:
-                own.add(title_head)
-            own.update(NAME_LIKE.findall(p.title))
-            for text in [p.abstract, *p.other_abstracts]:
-                own.update(acr for acr, _ in acronym_definitions(text))
-                for s in sentences(text):
-                    if NAMING.search(s):
-                        own.update(NAME_LIKE.findall(s))
-            for n in own:
-                key = fold(n).strip()
-                if len(key) >= 3 and not _compound_of_words(n) and key not in FIELD_ABBREVIATIONS:
-                    names.setdefault(key, set()).add(p.paper_id)
-        # field-wide terms: used (anywhere in the text) by more than MAX_NAME_PAPERS papers
+            for key in _names_of(p):
+                names.setdefault(key, set()).add(p.paper_id)
+        return names
+
+    def _named(self) -> dict[str, set[str]]:
+        """Names of at most MAX_NAME_PAPERS papers that at most MAX_NAME_PAPERS papers use anywhere in their
+        text; others are field terms."""
         uses = self.vocabulary
-        return {k: v for k, v in names.items()
+        return {k: v for k, v in self._own_names.items()
                 if len(v) <= MAX_NAME_PAPERS and (" " in k or uses.get(k, 0) <= MAX_NAME_PAPERS)}
 
     @cached_property
@@ -336,3 +372,37 @@ def _compound_of_words(name: str) -> bool:
     parts = name.split("-")
     return len(parts) > 1 and all((p.isalpha() and (p.islower() or p.istitle())) or fold(p) in FIELD_ABBREVIATIONS
                                   for p in parts)
+
+
+def _text_of(p: Paper) -> str:
+    return " ".join([p.title, p.abstract, *p.other_abstracts])
+
+
+def _abstracts_of(p: Paper) -> list[str]:
+    return [p.abstract, *p.other_abstracts]
+
+
+def _words_of(p: Paper) -> set[str]:
+    return {w.lower() for w in WORD.findall(fold(_text_of(p)))}
+
+
+def _names_of(p: Paper) -> set[str]:
+    """The folded names a paper gives itself: the head of its title before a colon ("VoP", "Check, Locate,
+    Rectify"), name-like words of the title, acronyms it defines and names in the sentences where it says
+    what it proposes."""
+    own: set[str] = set()
+    title_head = p.title.split(":")[0].strip(" \"“”'") if ":" in p.title else ""
+    if title_head and len(title_head.split()) <= 4 and len(title_head) >= 3:
+        own.add(title_head)
+    own.update(NAME_LIKE.findall(p.title))
+    for text in _abstracts_of(p):
+        own.update(acr for acr, _ in acronym_definitions(text))
+        for s in sentences(text):
+            if NAMING.search(s):
+                own.update(NAME_LIKE.findall(s))
+    keys = set()
+    for n in own:
+        key = fold(n).strip()
+        if len(key) >= 3 and not _compound_of_words(n) and key not in FIELD_ABBREVIATIONS:
+            keys.add(key)
+    return keys

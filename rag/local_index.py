@@ -45,7 +45,7 @@ from rag.errors import StoreError
 from rag.settings import Settings
 from rag.types import Paper
 
-SCHEMA = 1  # bump when the layout changes: older copies are then rebuilt
+SCHEMA = 2  # bump when the layout changes: older copies are then rebuilt
 MERGE_SHARE = 0.1  # deltas holding more than this share of the base's chunks are merged into a new base
 MERGE_MIN = 5000  # ... but small collections keep up to this many delta chunks before merging
 MAX_SEGMENTS = 8  # or when there are more segments than this
@@ -247,6 +247,9 @@ class LocalIndex:
                  segments: list[Segment], catalog: Catalog | None = None) -> None:
         self.root, self.manifest, self.records, self.segments = root, manifest, records, segments
         self._catalog = catalog
+        self._saved = catalog is not None  # the derived catalog state is on disk
+        # (records, catalog) of an earlier version, to derive this one's catalog state from (see `catalog`)
+        self.base: tuple[dict[str, store.PaperRecord], Catalog] | None = None
         self.version, self.epoch = manifest.version, manifest.epoch
         # chunk id → SHIFT * segment + row; later segments win (an updated chunk's newest row)
         self.where: dict[str, int] = {}
@@ -264,21 +267,41 @@ class LocalIndex:
 
     @property
     def catalog(self) -> Catalog:
-        """The catalog with everything derived from it (name linker, term statistics), built once per version
-        and saved beside it (derived.pkl), so later processes unpickle it instead of recomputing it."""
+        """The catalog with everything derived from it (name linker, term statistics), built once per version:
+        from an earlier version's (the one this process had loaded, else the newest one saved on disk) by the
+        papers that changed, else from every paper. `save_derived` keeps it for later processes."""
         if self._catalog is None:
-            from rag.query_parser import linker_for
-            from rag.term_stats import catalog_terms
+            from rag.derived import changes_between, derive
 
-            catalog = Catalog(self.papers_in_order())
-            linker_for(catalog).warm()
-            catalog_terms(catalog)
-            self._catalog = catalog
-            try:
-                _write_derived(self.root / "versions" / self.manifest.name, self.manifest.name, self.records, catalog)
-            except OSError as exc:  # a cache: the next process builds it again
-                log.warning("could not save the derived catalog state: %s", exc)
+            base = self.base or _older_derived(self.root, self.manifest.name)
+            if base is None:
+                catalog = Catalog(self.papers_in_order())
+                derive(catalog)
+            else:
+                old_records, old_catalog = base
+                gone, new = changes_between({pid: r.digest for pid, r in old_records.items()},
+                                            {pid: r.digest for pid, r in self.records.items()})
+                for pid, rec in self.records.items():  # unchanged papers: one copy in memory, not two
+                    old = old_records.get(pid)
+                    if pid not in new and old is not None and old.paper.provenance == rec.paper.provenance:
+                        self.records[pid] = old
+                catalog = Catalog(self.papers_in_order())
+                derive(catalog, old_catalog, [old_catalog.by_id[pid] for pid in gone if pid in old_catalog.by_id],
+                       [catalog.by_id[pid] for pid in new if pid in catalog.by_id])
+            self._catalog, self.base = catalog, None
         return self._catalog
+
+    def save_derived(self) -> None:
+        """Save the catalog's derived state beside this version (derived.pkl), so later processes unpickle it
+        instead of computing it (a cache: failing to write it only costs them that time)."""
+        if self._saved or self._catalog is None:
+            return
+        self._saved = True
+        try:
+            _write_derived(self.root / "versions" / self.manifest.name, self.manifest.name, self.records,
+                           self._catalog)
+        except OSError as exc:
+            log.warning("could not save the derived catalog state: %s", exc)
 
     @property
     def chunk_count(self) -> int:
@@ -382,6 +405,21 @@ def _read_derived(version_dir: Path, name: str) -> tuple[dict[str, store.PaperRe
     except Exception as exc:  # a damaged cache is rebuilt from papers.pkl
         log.warning("ignoring %s in %s (%s)", DERIVED, version_dir, exc)
         return None
+
+
+def _older_derived(root: Path, name: str) -> tuple[dict[str, store.PaperRecord], Catalog] | None:
+    """The saved derived state of the newest other version that has one (records, catalog), if any."""
+    try:
+        versions = sorted((p for p in (root / "versions").iterdir()
+                           if p.is_dir() and p.name != name and not p.name.startswith(".") and (p / DERIVED).exists()),
+                          key=lambda p: p.name, reverse=True)
+    except OSError:
+        return None
+    for v in versions:
+        got = _read_derived(v, v.name)
+        if got is not None:
+            return got
+    return None
 
 
 def load(root: Path, derived: bool = True) -> LocalIndex:
@@ -583,9 +621,12 @@ def sync(settings: Settings, client: Any, current: LocalIndex | None = None, say
         return current
     try:
         with _lock(root):
-            return _sync_locked(root, settings, client, head, say, reader)
+            new = _sync_locked(root, settings, client, head, say, reader)
     except OSError as exc:
         raise StoreError(store.unusable_home(root, exc)) from None
+    if new is not None and new._catalog is None and current is not None and current._catalog is not None:
+        new.base = (current.records, current._catalog)  # its catalog state follows from this one's
+    return new
 
 
 def _sync_locked(root: Path, settings: Settings, client: Any, head: changes.Head, say: Say,

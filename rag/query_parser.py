@@ -128,7 +128,7 @@ def _inner_reference(text: str, sp: Spans) -> bool:
 
 def _respell_function_words(text: str, linker: Linker) -> str:
     """Misspelt function and question words respelt ("thsoe" → "those", "ther" → "there", "papres" →
-    "papers"), so the cues that read references and shapes see them. Collection, English and name words are
+    "papers") and "&" written as "and", so the cues that read references and shapes see them. Collection, English and name words are
     never touched."""
     stop = stop_words()
 
@@ -137,6 +137,8 @@ def _respell_function_words(text: str, linker: Linker) -> str:
             return m.group()
         return linker.function_word(m.group(), stop) or m.group()
 
+    # A free-standing "&" is "and" ("cryptography & security", "fairness & unlearning"); "Q&A" is left alone.
+    text = re.sub(r"(?<=\s)&(?=\s)", "and", text)
     return re.sub(r"(?<![\w-])[A-Za-z]{3,8}(?![\w-])", fix, text)
 
 

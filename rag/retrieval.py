@@ -46,6 +46,8 @@ class Index:
         if not self.local.records:
             raise StoreError(f"The index at {store.where(settings)} is empty. Run `labqa ingest`.")
         self.catalog: Catalog = self.local.catalog
+        if previous is None:  # a following process saves it after switching to it (Assistant._refresh)
+            self.local.save_derived()
         self.load_ms = (time.perf_counter() - t0) * 1000
 
     @property

@@ -5,10 +5,12 @@ question's IDF mass a paper holds, anywhere, in one sentence, or in what it says
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.catalog import Catalog
+from rag.linking import catalog_acronyms
 from rag.safety import INSTRUCTION
 from rag.text import BACKGROUND, NAMED_CLAIM, OWN_WORK, PROPOSAL, WE, Acronyms, Vocabulary, sentences, terms
 from rag.types import Paper
@@ -73,15 +75,28 @@ class CatalogTerms:
     vocab: Vocabulary
 
 
-def catalog_terms(catalog: Catalog) -> CatalogTerms:
+def catalog_terms(catalog: Catalog, previous: CatalogTerms | None = None, removed: Iterable[Paper] = (),
+                  added: Iterable[Paper] = ()) -> CatalogTerms:
+    """Built once per catalog and kept with it. With `previous` (the terms of the catalog before `removed` went
+    and `added` came; a changed paper is both) only the changed papers' terms are computed. The other papers'
+    terms keep the acronyms of when they were computed: a new paper that defines a new acronym adds it to
+    the others' terms only at the next full build."""
     got = catalog.__dict__.get("_terms")
     if got is None:
-        acronyms = Acronyms([t for p in catalog.papers for t in (p.abstract, *p.other_abstracts)])
-        # Each paper's terms (for IDF and coverage). The sentence-level profile (roles, per-sentence terms) is
-        # built on first use, only for the few papers a question retrieves or lists.
-        terms_of = {p.paper_id: paper_terms(p, acronyms) for p in catalog.papers}
-        got = catalog.__dict__.setdefault("_terms", CatalogTerms(acronyms, terms_of,
-                                                                 Vocabulary.from_term_sets(list(terms_of.values()))))
+        acronyms = catalog_acronyms(catalog)
+        if previous is None:
+            # Each paper's terms (for IDF and coverage). The sentence-level profile (roles, per-sentence terms)
+            # is built on first use, only for the few papers a question retrieves or lists.
+            terms_of = {p.paper_id: paper_terms(p, acronyms) for p in catalog.papers}
+            vocab = Vocabulary.from_term_sets(list(terms_of.values()))
+        else:
+            removed, added = list(removed), list(added)
+            terms_of = dict(previous.paper_terms)
+            gone = [terms_of.pop(p.paper_id) for p in removed if p.paper_id in terms_of]
+            new = {p.paper_id: paper_terms(p, acronyms) for p in added}
+            terms_of.update(new)
+            vocab = previous.vocab.updated(gone, list(new.values()))
+        got = catalog.__dict__.setdefault("_terms", CatalogTerms(acronyms, terms_of, vocab))
     return got
 
 

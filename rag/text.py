@@ -80,6 +80,18 @@ class Vocabulary:
         v.df = Counter(t for s in term_sets for t in s)
         return v
 
+    def updated(self, removed: list[frozenset[str]], added: list[frozenset[str]]) -> Vocabulary:
+        """These frequencies with some documents' term sets taken out and others put in (a new object)."""
+        v = Vocabulary([])
+        v.n = self.n - len(removed) + len(added)
+        v.df = Counter(self.df)
+        v.df.subtract(t for s in removed for t in s)
+        v.df.update(t for s in added for t in s)
+        for t in {t for s in removed for t in s}:
+            if v.df[t] <= 0:
+                del v.df[t]
+        return v
+
     def idf(self, term: str) -> float:
         return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5)) + 1.0
 
@@ -127,7 +139,11 @@ class Acronyms:
     """Acronyms defined anywhere in the collection, to put a concept's short and long forms on one term."""
 
     def __init__(self, texts: list[str]) -> None:
-        votes: dict[tuple[str, ...], Counter[str]] = {}
+        self.votes: dict[tuple[str, ...], Counter[str]] = {}
+        self._count(texts, 1)
+        self._index()
+
+    def _count(self, texts: list[str], sign: int) -> None:
         for text in texts:
             for acr, expansion in acronym_definitions(text):
                 key = tuple(w for _, w in _simple(terms(expansion)))
@@ -135,14 +151,31 @@ class Acronyms:
                 # every word must count ("Image-to-Image" would make any "image … image" an acronym)
                 if len(key) >= 2 and len(set(key)) == len(key) == len(re.findall(r"[A-Za-z0-9]+", expansion)) \
                         and short:
-                    votes.setdefault(key, Counter())[short[0]] += 1
-        self.by_expansion = {k: c.most_common(1)[0][0] for k, c in votes.items()}
+                    counter = self.votes[key] = Counter(self.votes.get(key, ()))  # a copy: others share the old
+                    counter[short[0]] += sign
+                    if counter[short[0]] <= 0:
+                        del counter[short[0]]
+                    if not counter:
+                        del self.votes[key]
+
+    def _index(self) -> None:
+        self.by_expansion = {k: c.most_common(1)[0][0] for k, c in self.votes.items()}
         self.expansions: dict[str, list[tuple[str, ...]]] = {}
         for k, a in self.by_expansion.items():
             self.expansions.setdefault(a, []).append(k)
         self._by_first: dict[str, list[tuple[str, ...]]] = {}
         for k in sorted(self.by_expansion, key=len, reverse=True):
             self._by_first.setdefault(k[0], []).append(k)
+
+    def updated(self, removed: list[str], added: list[str]) -> Acronyms:
+        """These acronyms with some texts taken out and others put in (the collection changed), the same as
+        Acronyms of the new texts; this one is left as it is (a running process still reads it)."""
+        new = Acronyms([])
+        new.votes = dict(self.votes)
+        new._count(removed, -1)
+        new._count(added, 1)
+        new._index()
+        return new
 
     def _acronym(self, term: str) -> str | None:
         if term in self.expansions:

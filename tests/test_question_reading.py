@@ -97,6 +97,10 @@ def test_category_codes_and_code_words(assistant: Assistant) -> None:
     assert a.citations and all(c.category == "cs.IR" for c in a.citations)
     a = assistant.ask("which papers have code released")
     assert {c.paper_id for c in a.citations} == {p.paper_id for p in assistant.catalog.papers if p.has_code}
+    # "&" is "and": the category's name is read whole, nothing of it is left over as a topic (dev5 s040)
+    a = assistant.ask("cryptography & security category")
+    assert {c.paper_id for c in a.citations} == {p.paper_id for p in assistant.catalog.papers
+                                                 if p.category == "cs.CR"} and not assistant.read(a.question).topic
 
 
 def test_a_fact_sentence_that_points_back_brings_its_antecedent(assistant: Assistant) -> None:
