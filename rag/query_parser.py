@@ -229,8 +229,9 @@ PRONOUN_SUBJECT = re.compile(r"\b(?:did|do|does|were|are|is|was|have|has|had|can
 ELLIPTIC_WHICH = re.compile(r"^\W*(?:(?:and|so|ok|okay|now)\W+)?which\s+(?:ones?\s+|of them\s+)?(?:are|is|were|was|have|has|"
                             r"had|do|does|did|use|uses|used|mention|mentions|discuss|discusses|cover|covers)\b", re.I)
 OTHERS = re.compile(r"\b(?:anything|any|something|what|who)\s+else\b|\b(?:any|some)\s+(?:other|more)\s+(?:papers?|ones|"
-                    r"works?|studies)\b|\b(?:besides|apart from|aside from|other than|except for|beyond)\s+(?:those|these|"
-                    r"them|the ones (?:above|you (?:listed|mentioned)))\b", re.I)
+                    r"works?|studies)\b|\b(?:any|some)\s+others\b|\bare there (?:any )?(?:others|more)\b|\b(?:besides|apart from|aside from|other than|"
+                    r"except for|beyond)\s+(?:(?:those|these|that|this)(?:\s+(?:ones?|papers?))?|them|it|"
+                    r"the ones (?:above|you (?:listed|mentioned)))\b", re.I)
 RELATIVE = re.compile(r"\b(?:(more recent|newer|later|fresher)|(older|earlier))\s+(?:ones?\s+|papers?\s+|works?\s+|"
                       r"studies\s+)?than\b", re.I)
 OTHER_WORK = re.compile(r"\b(?:else|other|others|more|another|also)\b", re.I)

@@ -285,3 +285,14 @@ def test_months_join_the_chat_filters_and_a_paper_without_authors_says_so(assist
     b = assistant.ask("what else has its first author written?",
                       history=[Turn("user", "that companion paper"), Turn("assistant", unnamed.title, [unnamed.paper_id])])
     assert not b.citations and "list no authors" in b.answer
+
+
+def test_others_besides_the_paper_in_view(assistant: Assistant) -> None:
+    """dev5: "any others besides that one?" after a one-paper answer asks the question again without it."""
+    history = [Turn("user", "video generation papers"),
+               Turn("assistant", "I found:\n- MotionStone: Decoupled Motion Intensity Modulation with Diffusion "
+                                 "Transformer for Image-to-Video Generation")]
+    for q in ("any others besides that one?", "anything besides this paper?", "are there others?"):
+        got = [c.title for c in assistant.ask(q, history=history).citations]
+        assert got and not any(t.startswith("MotionStone") for t in got), q
+        assert any(t.startswith("PhysRVG") for t in got), q
