@@ -69,6 +69,19 @@ def unpickle(data: bytes | memoryview) -> Any:
     finally:
         if was:
             gc.enable()
+        # What was loaded lives as long as its version: frozen, later collections skip it instead of walking
+        # millions of objects each time (1.2 s of a 100k-paper start). A follower unfreezes when it lets an
+        # old version go (release_frozen), so the old one's reference cycles can still be collected.
+        gc.freeze()
+
+
+def release_frozen() -> None:
+    """Let the collector see the frozen objects again (an old version was just dropped), collect, refreeze."""
+    import gc
+
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def stderr(message: str) -> None:
