@@ -4,13 +4,15 @@ store's change log (rag.changes) by loading only the papers that changed.
 
     LABQA_HOME/lexical/<fingerprint>/
         CURRENT                  the name of the version in use (replaced atomically)
-        versions/<name>/         manifest.json (store version, epoch, segments, file sizes and checksums),
-                                 papers.pkl (every paper record: Paper, chunk ids, digest)
+        versions/<name>/         manifest.json (store version, epoch, record files, segments, file sizes and
+                                 checksums), derived.pkl (the catalog's derived state, a cache)
+        records/<name>.pkl       paper records (Paper, chunk ids, digest): a base file, then deltas of the
+                                 papers an update set or dropped; immutable, shared by versions
         segments/<name>/         one immutable piece of the BM25 index: bm25/ (bm25s's own save, loaded with
                                  memory mapping), rows.pkl (chunk id, paper id, page of each row), texts.bin
                                  + offsets.npy (the chunk texts, memory-mapped)
 
-A version is a base segment plus small delta segments. Adding or changing papers writes a delta segment
+A version is a base segment plus small delta segments, and a base records file plus small delta files. Adding or changing papers writes a delta segment
 with only their chunks (scored with the collection's document frequencies, so its scores compare with the
 base's); a chunk that a paper no longer names is a tombstone, masked out of every search. When the deltas
 grow past a share of the base they are merged into a new base. Every write goes to a new folder that is
@@ -45,10 +47,11 @@ from rag.errors import StoreError
 from rag.settings import Settings
 from rag.types import Paper
 
-SCHEMA = 2  # bump when the layout changes: older copies are then rebuilt
+SCHEMA = 3  # bump when the layout changes: older copies are then rebuilt
 MERGE_SHARE = 0.1  # deltas holding more than this share of the base's chunks are merged into a new base
 MERGE_MIN = 5000  # ... but small collections keep up to this many delta chunks before merging
 MAX_SEGMENTS = 8  # or when there are more segments than this
+MAX_RECORD_FILES = 16  # record deltas past this many are folded into a new base file
 KEEP_VERSIONS = 3
 SHIFT = 1 << 32  # a chunk's place: SHIFT * segment + row, one int (a dict of tuples would cost more to build)  # older version folders (and the segments only they use) are deleted
 STEMMER_LANGUAGE = "english"
@@ -248,6 +251,7 @@ class Manifest:
     epoch: str
     segments: list[str]
     files: dict[str, list[int]]  # path (relative to the copy's folder) → [size, crc32]
+    records: list[str]  # record files, applied in order: a base, then deltas
 
     def to_json(self) -> str:
         return json.dumps({"schema": SCHEMA, **self.__dict__}, sort_keys=True)
@@ -256,8 +260,9 @@ class Manifest:
 class LocalIndex:
     """One loaded version: paper records, segments, and which row of which segment holds each live chunk."""
 
-    def __init__(self, root: Path, manifest: Manifest, records: dict[str, store.PaperRecord],
+    def __init__(self, root: Path, manifest: Manifest, records: dict[str, store.PaperRecord] | None,
                  segments: list[Segment], catalog: Catalog | None = None) -> None:
+        """`records=None` (a writer that only adds a delta): every row counts as live, nothing is read."""
         self.root, self.manifest, self.records, self.segments = root, manifest, records, segments
         self._catalog = catalog
         self._saved = catalog is not None  # the derived catalog state is on disk
@@ -268,8 +273,10 @@ class LocalIndex:
         self.where: dict[str, int] = {}
         for si, seg in enumerate(segments):
             self.where.update(zip(seg.chunk_ids, range(si * SHIFT, si * SHIFT + len(seg)), strict=True))
+        light = records is None
+        self.records = records = records or {}
         named = set().union(*(r.chunk_ids for r in records.values())) if records else set()
-        if len(named) != len(self.where) or not named.issuperset(self.where):
+        if not light and (len(named) != len(self.where) or not named.issuperset(self.where)):
             # Rows no paper names any more (or that a later segment replaced) are the tombstones.
             self.where = {cid: loc for cid, loc in self.where.items() if cid in named}
         self.live: list[np.ndarray] = [np.zeros(len(s), dtype=np.float32) for s in segments]
@@ -392,6 +399,7 @@ def _check_files(root: Path, manifest: Manifest) -> None:
             raise CopyDamaged(f"{rel} does not match its checksum")
 
 
+RECORDS = "records"  # folder of the record files
 DERIVED = "derived.pkl"  # crc32 (4 bytes) + pickle of {"name", "records", "catalog"}: optional, a cache
 
 
@@ -415,7 +423,7 @@ def _read_derived(version_dir: Path, name: str) -> tuple[dict[str, store.PaperRe
         return data["records"], data["catalog"]
     except FileNotFoundError:
         return None
-    except Exception as exc:  # a damaged cache is rebuilt from papers.pkl
+    except Exception as exc:  # a damaged cache is rebuilt from the record files
         log.warning("ignoring %s in %s (%s)", DERIVED, version_dir, exc)
         return None
 
@@ -435,20 +443,40 @@ def _older_derived(root: Path, name: str) -> tuple[dict[str, store.PaperRecord],
     return None
 
 
-def load(root: Path, derived: bool = True) -> LocalIndex:
-    """The current version; `derived=False` skips the persisted catalog (a writer needs only the records)."""
+def _read_records(root: Path, names: list[str], start: LocalIndex | None = None) -> dict[str, store.PaperRecord]:
+    """The records the files give, applied in order; from `start`'s records when its files are the first ones
+    (a process following the store reads only the new deltas, not the base again)."""
+    done = start.manifest.records if start is not None else []
+    if start is not None and start.records and names[:len(done)] == done:
+        records, todo = dict(start.records), names[len(done):]
+    else:
+        records, todo = {}, names
+    for n in todo:
+        part = unpickle((root / RECORDS / n).read_bytes())
+        for pid in part["drop"]:
+            records.pop(pid, None)
+        records.update(part["set"])
+    return records
+
+
+def load(root: Path, derived: bool = True, records: bool = True, previous: LocalIndex | None = None) -> LocalIndex:
+    """The current version; `derived=False` skips the persisted catalog, `records=False` the paper records too
+    (a writer adding a delta needs neither); `previous` (the version this process has) is read only forward."""
     manifest = _read_manifest(root)
     _check_files(root, manifest)
     version_dir = root / "versions" / manifest.name
     try:
-        derived = derived and _read_derived(version_dir, manifest.name)
-        records, catalog = derived if derived else (unpickle((version_dir / "papers.pkl").read_bytes()), None)
+        got = derived and records and _read_derived(version_dir, manifest.name)
+        if got:
+            recs, catalog = got
+        else:
+            recs, catalog = (_read_records(root, manifest.records, previous) if records else None), None
         segments = [Segment(root / "segments" / s) for s in manifest.segments]
     except CopyDamaged:
         raise
     except Exception as exc:  # unpickling or numpy errors: a damaged file
         raise CopyDamaged(f"{type(exc).__name__}: {exc}") from None
-    return LocalIndex(root, manifest, records, segments, catalog)
+    return LocalIndex(root, manifest, recs, segments, catalog)
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -466,19 +494,31 @@ def _segment_files(root: Path, name: str) -> dict[str, list[int]]:
                 for f in sorted(seg.rglob("*")) if f.is_file())
 
 
-def _write_version(root: Path, fp: str, version: int, epoch: str, records: dict[str, store.PaperRecord],
-                   segments: list[str]) -> None:
+def _write_records(root: Path, set_: dict[str, store.PaperRecord], drop: list[str]) -> str:
+    """One immutable record file (written aside, then renamed into place); its name."""
+    name = f"r{int(time.time() * 1000):x}-{uuid.uuid4().hex[:8]}.pkl"
+    folder_ = root / RECORDS
+    folder_.mkdir(parents=True, exist_ok=True)
+    tmp = folder_ / f".{name}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(pickle.dumps({"set": set_, "drop": drop}, protocol=5))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, folder_ / name)
+    return name
+
+
+def _write_version(root: Path, fp: str, version: int, epoch: str, records: list[str], segments: list[str]) -> None:
     name = f"v{version:012d}-{uuid.uuid4().hex[:8]}"
     final = root / "versions" / name
     tmp = root / "versions" / f".{name}.tmp"
     tmp.mkdir(parents=True)
-    (tmp / "papers.pkl").write_bytes(pickle.dumps(records, protocol=5))
     files: dict[str, list[int]] = {}
     for s in segments:
         files.update(_segment_files(root, s))
-    papers = tmp / "papers.pkl"
-    files[f"versions/{name}/papers.pkl"] = [papers.stat().st_size, zlib.crc32(papers.read_bytes())]
-    (tmp / "manifest.json").write_text(Manifest(name, fp, version, epoch, segments, files).to_json())
+    for r in records:
+        files.update([_checked(root, f"{RECORDS}/{r}", True)])
+    (tmp / "manifest.json").write_text(Manifest(name, fp, version, epoch, segments, files, records).to_json())
     _fsync_tree(tmp)
     os.replace(tmp, final)
     current = root / "CURRENT.tmp"
@@ -490,23 +530,31 @@ def _write_version(root: Path, fp: str, version: int, epoch: str, records: dict[
 
 
 def _collect_garbage(root: Path) -> None:
-    """Keep the newest versions and the segments they use. A process still reading an older segment keeps
-    its memory-mapped files (the OS frees them when it lets go)."""
+    """Keep the newest versions, plus the newest one with a saved derived state (a process that starts after
+    some ingests derives from it instead of from scratch), and the segments and record files they use. A
+    process still reading an older segment keeps its memory-mapped files (the OS frees them when it lets go)."""
     versions = sorted((p for p in (root / "versions").iterdir() if p.is_dir() and not p.name.startswith(".")),
                       key=lambda p: p.name)
     keep = versions[-KEEP_VERSIONS:]
-    for old in versions[:-KEEP_VERSIONS]:
-        shutil.rmtree(old, ignore_errors=True)
+    with_derived = [v for v in versions if (v / DERIVED).exists()]
+    if with_derived and with_derived[-1] not in keep:
+        keep.append(with_derived[-1])
+    for old in versions:
+        if old not in keep:
+            shutil.rmtree(old, ignore_errors=True)
     used: set[str] = set()
     for v in keep:
         try:
-            used.update(json.loads((v / "manifest.json").read_text())["segments"])
+            data = json.loads((v / "manifest.json").read_text())
+            used.update(data["segments"])
+            used.update(data.get("records", []))
         except (OSError, ValueError, KeyError):
             continue
-    for seg in (root / "segments").iterdir():
-        # A .tmp folder is being written, or was left by a killed writer (then it is old).
-        if seg.name not in used and (not seg.name.endswith(".tmp") or time.time() - seg.stat().st_mtime > 3600):
-            shutil.rmtree(seg, ignore_errors=True)
+    for kind in ("segments", RECORDS):
+        for item in (root / kind).iterdir() if (root / kind).is_dir() else ():
+            # A .tmp is being written, or was left by a killed writer (then it is old).
+            if item.name not in used and (not item.name.endswith(".tmp") or time.time() - item.stat().st_mtime > 3600):
+                shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
 
 
 def _new_segment_name() -> str:
@@ -550,15 +598,18 @@ def build_full(root: Path, settings: Settings, client: Any, head: changes.Head, 
     name = _new_segment_name()
     (root / "segments").mkdir(parents=True, exist_ok=True)
     build_segment(root / "segments" / name, rows, texts, lexical)
-    _write_version(root, store.fingerprint(settings), head.version, head.epoch, records, [name])
+    _write_version(root, store.fingerprint(settings), head.version, head.epoch, [_write_records(root, records, [])],
+                   [name])
     say(f"local index written ({len(records):,} papers, {len(rows):,} chunks, "
         f"{time.perf_counter() - t0:.1f} s)")
 
 
 def apply_changes(root: Path, current: LocalIndex, settings: Settings, client: Any, head: changes.Head,
                   todo: list[changes.Change]) -> None:
-    """Bring a copy to `head` by reading only the papers the log names: their new chunks go into a delta
-    segment; chunks no paper names any more become tombstones. Merges the deltas when they grow."""
+    """Bring a copy to `head` by reading only the papers the log names: their records go into a delta records
+    file, their new chunks into a delta segment; chunks no paper names any more become tombstones. `current`
+    may be loaded without its records (load(records=False)): a delta needs none of them. Merges the deltas
+    when they grow."""
     chunk_name, paper_name = store.collection_names(settings)
     touched = sorted(set().union(*(c.changed | c.removed for c in todo)))
     paper_col = client.get_collection(paper_name, embedding_function=None)
@@ -568,12 +619,15 @@ def apply_changes(root: Path, current: LocalIndex, settings: Settings, client: A
         for pid, meta in zip(got["ids"], got["metadatas"], strict=True):
             fresh[pid] = store.PaperRecord(Paper.from_dict(json.loads(meta["json"])), meta["chunk_ids"].split(),
                                            meta["digest"])
-    records = dict(current.records)
-    for pid in touched:
-        if pid in fresh:
-            records[pid] = fresh[pid]
-        else:
+    drop = [pid for pid in touched if pid not in fresh]
+
+    def all_records() -> dict[str, store.PaperRecord]:
+        records = _read_records(root, current.manifest.records, current)
+        for pid in drop:
             records.pop(pid, None)
+        records.update(fresh)
+        return records
+
     new_ids = [cid for r in fresh.values() for cid in r.chunk_ids if cid not in current.where]
     segments = [s.name for s in current.segments]
     if new_ids:
@@ -583,12 +637,16 @@ def apply_changes(root: Path, current: LocalIndex, settings: Settings, client: A
         rows, texts, lexical = _rows_for(part, chunks)
         deltas = sum(len(s) for s in current.segments[1:]) + len(rows)
         if deltas > max(MERGE_MIN, MERGE_SHARE * len(current.segments[0])) or len(segments) >= MAX_SEGMENTS:
-            _merge(root, current, records, rows, texts, settings, head)
+            _merge(root, current, all_records(), rows, texts, settings, head)
             return
         name = _new_segment_name()
         build_segment(root / "segments" / name, rows, texts, lexical, base=current.segments[0])
         segments.append(name)
-    _write_version(root, store.fingerprint(settings), head.version, head.epoch, records, segments)
+    if len(current.manifest.records) >= MAX_RECORD_FILES:
+        files = [_write_records(root, all_records(), [])]
+    else:
+        files = [*current.manifest.records, _write_records(root, fresh, drop)]
+    _write_version(root, store.fingerprint(settings), head.version, head.epoch, files, segments)
 
 
 def _merge(root: Path, current: LocalIndex, records: dict[str, store.PaperRecord], new_rows: list[Row],
@@ -610,7 +668,8 @@ def _merge(root: Path, current: LocalIndex, records: dict[str, store.PaperRecord
             lexical.append(lexical_text(text, rec.paper))
     name = _new_segment_name()
     build_segment(root / "segments" / name, rows, texts, lexical)
-    _write_version(root, store.fingerprint(settings), head.version, head.epoch, records, [name])
+    _write_version(root, store.fingerprint(settings), head.version, head.epoch, [_write_records(root, records, [])],
+                   [name])
 
 
 # ---------------------------------------------------------------------------------------------- sync
@@ -634,7 +693,7 @@ def sync(settings: Settings, client: Any, current: LocalIndex | None = None, say
         return current
     try:
         with _lock(root):
-            new = _sync_locked(root, settings, client, head, say, reader)
+            new = _sync_locked(root, settings, client, head, say, reader, current)
     except OSError as exc:
         raise StoreError(store.unusable_home(root, exc)) from None
     if new is not None and new._catalog is None and current is not None and current._catalog is not None:
@@ -643,27 +702,26 @@ def sync(settings: Settings, client: Any, current: LocalIndex | None = None, say
 
 
 def _sync_locked(root: Path, settings: Settings, client: Any, head: changes.Head, say: Say,
-                 reader: bool) -> LocalIndex | None:
-    why = ""
-    on_disk: LocalIndex | None = None
+                 reader: bool, current: LocalIndex | None) -> LocalIndex | None:
+    def loaded() -> LocalIndex | None:  # a reader that has a version reads the record files forward from it
+        return load(root, previous=current) if reader else None
+
     try:
-        on_disk = load(root, derived=reader)
+        m = _read_manifest(root)
+        if m.fingerprint != store.fingerprint(settings) or m.epoch != head.epoch:
+            why = "the local index belongs to another store or index"
+        elif m.version >= head.version:  # another process brought it here (or further) meanwhile
+            return loaded()
+        else:
+            todo = changes.since(changes.open_log(client, settings), m.version, head.version)
+            if todo is not None:
+                apply_changes(root, load(root, derived=False, records=False), settings, client, head, todo)
+                return loaded()
+            why = f"the local index is at version {m.version} and the store's change log cannot bring it to {head.version}"
     except FileNotFoundError:
         why = "no local index yet"
     except CopyDamaged as exc:
         why = f"the local index is damaged ({exc})"
-    if on_disk is not None:
-        m = on_disk.manifest
-        if m.fingerprint != store.fingerprint(settings) or m.epoch != head.epoch:
-            why = "the local index belongs to another store or index"
-        elif m.version >= head.version:  # another process brought it here (or further) meanwhile
-            return on_disk
-        else:
-            todo = changes.since(changes.open_log(client, settings), m.version, head.version)
-            if todo is not None:
-                apply_changes(root, on_disk, settings, client, head, todo)
-                return load(root) if reader else None
-            why = f"the local index is at version {m.version} and the store's change log cannot bring it to {head.version}"
     say(f"building the local index of {store.where(settings)} ({why}); this happens once ...")
     build_full(root, settings, client, head, say)
     return load(root) if reader else None

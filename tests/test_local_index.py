@@ -51,7 +51,8 @@ def test_a_missing_or_damaged_copy_is_rebuilt_once_and_said_so(index_home: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     root = local_index.folder(load_settings())
     name = (root / "CURRENT").read_text().strip()
-    papers = root / "versions" / name / "papers.pkl"
+    manifest = json.loads((root / "versions" / name / "manifest.json").read_text())
+    papers = root / "records" / manifest["records"][0]
     if damage == "missing":
         (root / "CURRENT").unlink()
     elif damage == "truncated":
@@ -84,6 +85,11 @@ def test_adding_and_removing_a_paper_writes_a_delta_and_tombstones(index_home: P
     after = copy_of(index_home)
     assert after.version == report["version"] and len(after.records) == 32
     assert [s.name for s in after.segments][0] == base, "the base segment is kept, not rebuilt"
+    # the records too: the base file is kept and the new paper's record is a delta beside it
+    assert after.manifest.records[0] == before.manifest.records[0] and len(after.manifest.records) == 2
+    followed = local_index.load(local_index.folder(load_settings()), derived=False, previous=before)
+    assert followed.records.keys() == after.records.keys()
+    assert all(followed.records[pid] is before.records[pid] for pid in before.records), "read forward, not again"
     assert len(after.segments) == 2 and len(after.segments[1]) == after.chunk_count - 89
     hits = after.search("glacier calving fronts segmentation", 5)
     assert after.paper_of(hits[0][0]) == next(pid for pid, r in after.records.items()
