@@ -68,10 +68,8 @@ class Catalog:
     authors: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.by_id = {p.paper_id: p for p in self.papers}
-        self.authors = sorted({a for p in self.papers for a in p.authors})
-        self.position = {p.paper_id: i for i, p in enumerate(self.papers)}
-        self.all_ids = frozenset(self.by_id)
+        self._shared: set[tuple[int, object]] | None = None
+        self._whole()
         self.by_year: dict[int, set[str]] = {}
         self.by_category: dict[str, set[str]] = {}
         self.with_code: set[str] = set()
@@ -82,46 +80,168 @@ class Catalog:
         # folded author name → the spelling in the listing; folded name word → ids of papers with that word
         self.author_by_folded: dict[str, str] = {}
         self.by_name_word: dict[str, set[str]] = {}
+        # title names (full titles, title heads) → ids; text a paper may quote another's title by → ids
+        self.title_names: dict[str, set[str]] = {}
+        self.quotes: dict[str, set[str]] = {}
+        self.title_folded: dict[str, str] = {}
         for p in self.papers:
-            if p.year:
-                self.by_year.setdefault(p.year, set()).add(p.paper_id)
-            if p.category:
-                self.by_category.setdefault(p.category, set()).add(p.paper_id)
-            if p.has_code:
-                self.with_code.add(p.paper_id)
-            for key, known in (("authors", bool(p.authors)), ("category", bool(p.category)), ("year", bool(p.year)),
-                               ("code", p.has_code or any(s.kind in CODE_SOURCES for s in p.provenance))):
-                if known:
-                    self.known[key].add(p.paper_id)
-            for a in p.authors:
-                key = " ".join(fold(a).split())
-                self.author_by_folded.setdefault(key, a)
-                for w in key.split():
-                    self.by_name_word.setdefault(w, set()).add(p.paper_id)
-        self.max_author_words = max((len(k.split()) for k in self.author_by_folded), default=0)
-        self._index_titles()
+            self._index(p, True)
+        self._finish({k for p in self.papers for k in self._title_keys(p)})
 
-    def _index_titles(self) -> None:
-        """Folded titles and short names ('VoP' of 'VoP: Text-Video …'), keyed by their first word so a text
-        is scanned once for mentions; companions (papers that quote another paper's full title)."""
-        self.title_folded = {p.paper_id: fold(p.title).strip() for p in self.papers}
+    @classmethod
+    def updated(cls, papers: list[Paper], previous: Catalog, removed: list[Paper], added: list[Paper]) -> Catalog:
+        """The catalog of `papers`, its indexes updated from `previous` (the catalog before `removed` went and
+        `added` came; a changed paper is both) instead of rebuilt from every paper: the same indexes, in a
+        fraction of the time (5 s at 100k papers), which is what a process following the store waits for."""
+        c = cls.__new__(cls)
+        c.papers, c._shared = papers, set()
+        c._whole()
+        c.by_year, c.by_category = dict(previous.by_year), dict(previous.by_category)
+        c.with_code = set(previous.with_code)
+        c.known = {k: set(v) for k, v in previous.known.items()}
+        c.author_by_folded, c.by_name_word = dict(previous.author_by_folded), dict(previous.by_name_word)
+        c.title_names, c.quotes = dict(previous.title_names), dict(previous.quotes)
+        c.title_folded = dict(previous.title_folded)
+        c.names_by_first_word = dict(previous.names_by_first_word)
+        c.companions = {k: list(v) for k, v in previous.companions.items()}
+        touched: set[str] = set()
+        for p in removed:
+            c._index(p, False)
+            touched.update(previous._title_keys(p))
+        for p in added:
+            c._index(p, True)
+            touched.update(c._title_keys(p))
+        changed = {p.paper_id for p in removed} | {p.paper_id for p in added}
+        c._respell({" ".join(fold(a).split()) for p in [*removed, *added] for a in p.authors})
+        c._finish(touched, changed)
+        c._shared = None
+        return c
+
+    def _respell(self, keys: set[str]) -> None:
+        """author_by_folded for these folded names as a full build has it: the first spelling in catalog order,
+        or nothing when no paper has the name any more."""
+        for key in keys:
+            words = key.split()
+            ids = set.intersection(*(self.by_name_word.get(w, set()) for w in words)) if words else set()
+            spelled = (a for pid in sorted(ids, key=self.position.__getitem__) for a in self.by_id[pid].authors
+                       if " ".join(fold(a).split()) == key)
+            first = next(spelled, None)
+            if first is None:
+                self.author_by_folded.pop(key, None)
+            else:
+                self.author_by_folded[key] = first
+
+    def _whole(self) -> None:
+        """What is cheap to compute over every paper: ids, order, the author list."""
+        self.by_id = {p.paper_id: p for p in self.papers}
+        self.authors = sorted({a for p in self.papers for a in p.authors})
+        self.position = {p.paper_id: i for i, p in enumerate(self.papers)}
+        self.all_ids = frozenset(self.by_id)
+
+    def _index(self, p: Paper, add: bool) -> None:
+        """Put one paper into the indexes, or take it out. While `updated` runs, a set still shared with the
+        previous catalog (it copies only the outer dicts) is copied before its first change."""
+        pid = p.paper_id
+
+        def mark(index: dict[T, set[str]], key: T) -> None:
+            ids = index.get(key)
+            if ids is None or (self._shared is not None and (id(index), key) not in self._shared):
+                ids = index[key] = set(ids or ())
+                if self._shared is not None:
+                    self._shared.add((id(index), key))
+            (ids.add if add else ids.discard)(pid)
+            if not ids:
+                del index[key]
+
+        if p.year:
+            mark(self.by_year, p.year)
+        if p.category:
+            mark(self.by_category, p.category)
+        (self.with_code.add if add and p.has_code else self.with_code.discard)(pid)
+        for key, known in (("authors", bool(p.authors)), ("category", bool(p.category)), ("year", bool(p.year)),
+                           ("code", p.has_code or any(s.kind in CODE_SOURCES for s in p.provenance))):
+            (self.known[key].add if add and known else self.known[key].discard)(pid)
+        for a in p.authors:
+            key = " ".join(fold(a).split())
+            if add:
+                self.author_by_folded.setdefault(key, a)
+            for w in key.split():
+                mark(self.by_name_word, w)
+        if add:
+            self.title_folded[pid] = fold(p.title).strip()
+        else:
+            self.title_folded.pop(pid, None)
+        title = fold(p.title).strip()
+        for name in self._title_keys(p):
+            mark(self.title_names, name)
+        for text in self._quote_keys(p, title):
+            mark(self.quotes, text)
+
+    @staticmethod
+    def _title_keys(p: Paper) -> set[str]:
+        """The names a title gives its paper: the folded title (also without an opening quote) and the short
+        name before its colon ('VoP' of 'VoP: Text-Video …')."""
+        t = fold(p.title).strip()
+        keys = {t.lstrip("\"“‘'( ")} if t else set()
+        head = t.split(":")[0].strip("\"“”‘’' ") if ":" in t else ""
+        if len(head) >= 3 and head != t:
+            keys.add(head)
+        return keys
+
+    @staticmethod
+    def _quote_keys(p: Paper, title: str) -> set[str]:
+        """Texts by which a paper may name another paper's full title: the end of its own title after a colon
+        ('Reproducibility Companion Paper: <title>') and quoted pieces of its abstracts ('our previous work
+        titled "<title>"')."""
+        parts = title.split(": ")
+        out = {": ".join(parts[i:]).strip() for i in range(1, len(parts))}
+        for text in [p.abstract, *p.other_abstracts]:
+            out.update(m.group(1).strip(" ,.;") for m in _QUOTED.finditer(fold(text)))
+        return out
+
+    def _finish(self, names: set[str], changed: set[str] | None = None) -> None:
+        """Everything derived from the title indexes: the full-title lookup, the short names keyed by their first
+        word (only names a single paper uses), and the companions (papers that quote another's full title). With
+        `changed`, only the entries those papers and `names` touch are redone."""
+        self.max_author_words = max((len(k.split()) for k in self.author_by_folded), default=0)
         self.by_title = {t: pid for pid, t in self.title_folded.items() if t}
-        names: dict[str, set[str]] = {}
-        for pid, t in self.title_folded.items():
-            names.setdefault(t.lstrip("\"“‘'( "), set()).add(pid)  # a mention may drop the opening quote
-            head = t.split(":")[0].strip("\"“”‘’' ") if ":" in t else ""
-            if len(head) >= 3 and head != t:
-                names.setdefault(head, set()).add(pid)
-        self.names_by_first_word: dict[str, list[tuple[str, str]]] = {}
-        for name, pids in names.items():
+        if changed is None:
+            self.names_by_first_word = {}
+            self.companions = {}
+        firsts = {}
+        for name in names:
             words = _words(name)
-            if words and len(pids) == 1:  # a short name two papers share names neither
-                self.names_by_first_word.setdefault(words[0], []).append((name, next(iter(pids))))
-        self.companions: dict[str, list[str]] = {}
-        for p in self.papers:
+            if words:
+                firsts.setdefault(words[0], set()).add(name)
+        for first, group in firsts.items():
+            kept = [(n, pid) for n, pid in self.names_by_first_word.get(first, []) if n not in group]
+            kept += [(n, next(iter(self.title_names[n]))) for n in sorted(group, key=self._name_order)
+                     if len(self.title_names.get(n, ())) == 1]  # a short name two papers share names neither
+            if kept:
+                self.names_by_first_word[first] = kept
+            else:
+                self.names_by_first_word.pop(first, None)
+        scan = list(self.by_id) if changed is None else [pid for pid in changed if pid in self.by_id]
+        if changed is not None:
+            # quotes of the changed papers' titles by any paper, and the changed papers' own quotes, are redone
+            for pid in list(scan):
+                scan.extend(q for q in self.quotes.get(self.title_folded[pid], ()) if q in self.by_id)
+            for other in list(self.companions):
+                kept_ids = [pid for pid in self.companions[other] if pid not in changed and pid in self.by_id
+                            and other in self.by_id and other not in changed]
+                if kept_ids:
+                    self.companions[other] = kept_ids
+                else:
+                    del self.companions[other]
+        for p in (self.by_id[pid] for pid in sorted(set(scan), key=self.position.__getitem__)):
             for other in self._titles_quoted_in(p):
                 if other != p.paper_id and p.paper_id not in self.companions.get(other, []):
                     self.companions.setdefault(other, []).append(p.paper_id)
+        for other in self.companions:
+            self.companions[other].sort(key=self.position.__getitem__)
+
+    def _name_order(self, name: str) -> tuple[int, str]:
+        return (min(self.position.get(pid, 0) for pid in self.title_names.get(name, {""})), name)
 
     def _titles_quoted_in(self, p: Paper) -> list[str]:
         """Other papers named by full title inside this paper's title ('Reproducibility Companion Paper: <title>')

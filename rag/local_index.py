@@ -305,9 +305,12 @@ class LocalIndex:
                     old = old_records.get(pid)
                     if pid not in new and old is not None and old.paper.provenance == rec.paper.provenance:
                         self.records[pid] = old
-                catalog = Catalog(self.papers_in_order())
-                derive(catalog, old_catalog, [old_catalog.by_id[pid] for pid in gone if pid in old_catalog.by_id],
-                       [catalog.by_id[pid] for pid in new if pid in catalog.by_id])
+                papers = self.papers_in_order()
+                by_id = {p.paper_id: p for p in papers}
+                removed = [old_catalog.by_id[pid] for pid in gone if pid in old_catalog.by_id]
+                added = [by_id[pid] for pid in new if pid in by_id]
+                catalog = Catalog.updated(papers, old_catalog, removed, added)
+                derive(catalog, old_catalog, removed, added)
             self._catalog, self.base = catalog, None
         return self._catalog
 
