@@ -47,7 +47,7 @@ from rag.errors import StoreError
 from rag.settings import Settings
 from rag.types import Paper
 
-SCHEMA = 3  # bump when the layout changes: older copies are then rebuilt
+SCHEMA = 4  # bump when the layout changes: older copies are then rebuilt
 MERGE_SHARE = 0.1  # deltas holding more than this share of the base's chunks are merged into a new base
 MERGE_MIN = 5000  # ... but small collections keep up to this many delta chunks before merging
 MAX_SEGMENTS = 8  # or when there are more segments than this
@@ -291,28 +291,38 @@ class LocalIndex:
         from an earlier version's (the one this process had loaded, else the newest one saved on disk) by the
         papers that changed, else from every paper. `save_derived` keeps it for later processes."""
         if self._catalog is None:
-            from rag.derived import changes_between, derive
+            from rag.derived import derive
 
             base = self.base or _older_derived(self.root, self.manifest.name)
-            if base is None:
+            catalog = None
+            if base is not None:
+                try:
+                    catalog = self._catalog_from(*base)
+                except Exception as exc:  # noqa: BLE001 - a cache: build it from every paper instead
+                    log.warning("could not update the catalog state from an earlier version (%s); rebuilding it", exc)
+            if catalog is None:
                 catalog = Catalog(self.papers_in_order())
                 derive(catalog)
-            else:
-                old_records, old_catalog = base
-                gone, new = changes_between({pid: r.digest for pid, r in old_records.items()},
-                                            {pid: r.digest for pid, r in self.records.items()})
-                for pid, rec in self.records.items():  # unchanged papers: one copy in memory, not two
-                    old = old_records.get(pid)
-                    if pid not in new and old is not None and old.paper.provenance == rec.paper.provenance:
-                        self.records[pid] = old
-                papers = self.papers_in_order()
-                by_id = {p.paper_id: p for p in papers}
-                removed = [old_catalog.by_id[pid] for pid in gone if pid in old_catalog.by_id]
-                added = [by_id[pid] for pid in new if pid in by_id]
-                catalog = Catalog.updated(papers, old_catalog, removed, added)
-                derive(catalog, old_catalog, removed, added)
             self._catalog, self.base = catalog, None
         return self._catalog
+
+    def _catalog_from(self, old_records: dict[str, store.PaperRecord], old_catalog: Catalog) -> Catalog:
+        """This version's catalog and its derived state from an earlier version's, by the papers that changed."""
+        from rag.derived import changes_between, derive
+
+        gone, new = changes_between({pid: r.digest for pid, r in old_records.items()},
+                                    {pid: r.digest for pid, r in self.records.items()})
+        for pid, rec in self.records.items():  # unchanged papers: one copy in memory, not two
+            old = old_records.get(pid)
+            if pid not in new and old is not None and old.paper.provenance == rec.paper.provenance:
+                self.records[pid] = old
+        papers = self.papers_in_order()
+        by_id = {p.paper_id: p for p in papers}
+        removed = [old_catalog.by_id[pid] for pid in gone if pid in old_catalog.by_id]
+        added = [by_id[pid] for pid in new if pid in by_id]
+        catalog = Catalog.updated(papers, old_catalog, removed, added)
+        derive(catalog, old_catalog, removed, added)
+        return catalog
 
     def save_derived(self) -> None:
         """Save the catalog's derived state beside this version (derived.pkl), so later processes unpickle it
@@ -409,7 +419,7 @@ DERIVED = "derived.pkl"  # crc32 (4 bytes) + pickle of {"name", "records", "cata
 def _write_derived(version_dir: Path, name: str, records: dict[str, store.PaperRecord], catalog: Catalog) -> None:
     if not version_dir.is_dir():
         return
-    body = pickle.dumps({"name": name, "records": records, "catalog": catalog}, protocol=5)
+    body = pickle.dumps({"schema": SCHEMA, "name": name, "records": records, "catalog": catalog}, protocol=5)
     tmp = version_dir / f".{DERIVED}.{uuid.uuid4().hex[:8]}"
     tmp.write_bytes(zlib.crc32(body).to_bytes(4, "big") + body)
     os.replace(tmp, version_dir / DERIVED)
@@ -421,6 +431,9 @@ def _read_derived(version_dir: Path, name: str) -> tuple[dict[str, store.PaperRe
         if zlib.crc32(raw[4:]) != int.from_bytes(raw[:4], "big"):
             raise CopyDamaged("checksum")
         data = unpickle(raw[4:])
+        if data.get("schema") != SCHEMA:  # saved by another LabQA version: its objects may lack what this one uses
+            (version_dir / DERIVED).unlink(missing_ok=True)  # useless from now on; its version can be collected
+            raise CopyDamaged("written by another LabQA version")
         if data["name"] != name:
             raise CopyDamaged("another version's")
         return data["records"], data["catalog"]

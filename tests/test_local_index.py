@@ -161,3 +161,20 @@ def test_the_copy_lives_beside_the_embedded_store(index_home: Path) -> None:
     assert local_index.folder(settings).parent.parent == settings.home
     assert (settings.home / "chroma").exists()
     assert local_index.folder(settings).name == store.fingerprint(settings)
+
+
+def test_a_derived_state_saved_by_another_version_is_ignored(index_home: Path) -> None:
+    """An older version folder's derived.pkl written by another LabQA version (other classes) is not used
+    to derive this version's catalog from: the catalog is built from the papers instead."""
+    import pickle
+    import zlib
+
+    root = local_index.folder(load_settings())
+    name = (root / "CURRENT").read_text().strip()
+    (root / "versions" / name / local_index.DERIVED).unlink(missing_ok=True)
+    older = root / "versions" / "v000000000000-older"
+    older.mkdir()
+    body = pickle.dumps({"schema": 0, "name": older.name, "records": {}, "catalog": object()})
+    (older / local_index.DERIVED).write_bytes(zlib.crc32(body).to_bytes(4, "big") + body)
+    index = open_index()
+    assert len(index.catalog) == 31 and index.catalog.companions
