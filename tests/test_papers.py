@@ -225,3 +225,18 @@ def test_known_names_decide_ambiguous_capitals() -> None:
 def test_title_line_without_authors_is_rejected() -> None:
     with pytest.raises(ValueError, match="no author list"):
         split_title_authors("Just a title with no authors", set())
+
+
+def test_to_dict_is_asdict_without_the_body() -> None:
+    """Paper.to_dict is built by hand for speed; it must stay exactly what dataclasses.asdict gives (the stored
+    digests are of it: a difference would make every paper look changed)."""
+    import dataclasses
+    import json
+
+    from ingest.pipeline import load_papers
+
+    papers, _, _ = load_papers([Path(__file__).resolve().parent.parent / "data"], 2026)
+    for p in papers:
+        expected = dataclasses.asdict(p)
+        expected.pop("body")
+        assert json.dumps(p.to_dict()) == json.dumps(expected)
