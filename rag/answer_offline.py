@@ -339,6 +339,8 @@ def _criteria(plan: Plan) -> str:
         parts.append("not from " + " or ".join(map(str, f.exclude_years)))
     if f.months:
         parts.append("published in " + " or ".join(MONTH_NAMES[m - 1] for m in f.months))
+    if f.undated:
+        parts.append("whose sources give no year")
     if f.categories:
         parts.append("in " + " or ".join(f"{c} ({CATEGORY_LABELS[c]})" if c in CATEGORY_LABELS else c
                                          for c in f.categories))

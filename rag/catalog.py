@@ -307,6 +307,8 @@ class Catalog:
             sets.append({pid for c in f.categories for pid in self.by_category.get(c, set())})
         if f.months:
             sets.append({p.paper_id for p in self.papers if p.year and sort_key(p)[1] in f.months})
+        if f.undated:  # no year at all, or a listing date without one (its year is the listing's, inferred)
+            sets.append({p.paper_id for p in self.papers if not p.year or p.year_inferred})
         if f.any_author and f.authors:
             sets.append({pid for name in f.authors for pid in self.author_ids(name, f.author_position)})
         else:

@@ -91,7 +91,8 @@ class Conversation:
                 return parsed
             return replace(previous, question=parsed.question, text=parsed.text, others=True, refers_back=True,
                            filters=merge(previous.filters, parsed.filters))
-        undated = replace(previous.filters, years=[], year_from=None, year_to=None, exclude_years=[], months=[])
+        undated = replace(previous.filters, years=[], year_from=None, year_to=None, exclude_years=[], months=[],
+                          undated=False)
         return replace(parsed, topic=previous.topic, salience=previous.salience, alternatives=previous.alternatives,
                        filters=merge(undated, parsed.filters))
 

@@ -24,6 +24,7 @@ YEAR_MIN, YEAR_MAX = 1900, 2100  # a year outside this is a mistake to report, n
 def read_filters(text: str, q: ParsedQuery, listing_year: int, catalog: Catalog, linker: Linker, sp: Spans) -> None:
     """The catalog filters a text states: years, categories, authors, released code."""
     _months(text, q, sp)
+    _undated(text, q, sp)
     _years(text, q, listing_year, sp)
     _categories(text, q.filters, sp)
     _authors(text, catalog, linker, q, sp)
@@ -113,6 +114,18 @@ _MONTH_RE = "|".join(sorted(_MONTH, key=len, reverse=True))
 # cue or a year ("may" and "march" are also verbs)
 MONTH_PHRASE = re.compile(rf"\b(?:(?:in|from|during|of|published in|released in|came out in|appeared in)\s+(?:the month of\s+)?"
                           rf"(?P<a>{_MONTH_RE})\.?(?:\s+(?P<ya>\d{{4}}))?|(?P<b>{_MONTH_RE})\.?\s+(?P<yb>\d{{4}}))\b", re.I)
+
+
+# "undated entries", "papers without a date", "the ones with no year", "where the year is missing"
+UNDATED = re.compile(r"\bundated\b|\b(?:without|with no|no|missing|lacking)\s+(?:a\s+|any\s+)?(?:publication\s+)?"
+                     r"(?:years?|dates?)\b|\b(?:the\s+)?(?:year|date)\s+(?:is\s+)?(?:missing|unknown|not given)\b", re.I)
+
+
+def _undated(text: str, q: ParsedQuery, sp: Spans) -> None:
+    """Papers whose sources give no year."""
+    for m in UNDATED.finditer(text):
+        q.filters.undated = True
+        sp.take(*m.span())
 
 
 def _months(text: str, q: ParsedQuery, sp: Spans) -> None:
@@ -388,6 +401,7 @@ def merge(a: Filters, b: Filters | None) -> Filters:
     out.year_to = min(filter(None, [out.year_to, b.year_to]), default=None)
     out.years = out.years or list(b.years)
     out.months = out.months or list(b.months)
+    out.undated = out.undated or b.undated
     out.authors += [x for x in b.authors if x not in out.authors]
     out.categories = b.categories if b.categories and not out.categories else out.categories
     if b.has_code is not None:

@@ -144,6 +144,7 @@ class Filters:
     exclude_categories: list[str] = field(default_factory=list)
     exclude_years: list[int] = field(default_factory=list)
     months: list[int] = field(default_factory=list)  # any of these months (1–12) of a dated paper ("in December")
+    undated: bool = False  # papers whose sources give no year ("undated entries", "papers without a date")
 
     def is_empty(self) -> bool:
         return not (self.has_metadata() or self.paper_ids)
@@ -152,7 +153,7 @@ class Filters:
         """Any filter on the papers' metadata (not counting a follow-up's scope)."""
         return bool(self.year_from or self.year_to or self.authors or self.categories or self.has_code is not None
                     or self.years or self.exclude_authors or self.exclude_categories or self.exclude_years
-                    or self.months)
+                    or self.months or self.undated)
 
     def describe(self) -> str:
         parts = []
@@ -170,6 +171,8 @@ class Filters:
             parts.append("not from " + " or ".join(map(str, self.exclude_years)))
         if self.months:
             parts.append("published in " + " or ".join(MONTH_NAMES[m - 1] for m in self.months))
+        if self.undated:
+            parts.append("no year in the sources")
         if self.authors:
             where = POSITION_WORDS.get(self.author_position or 0)
             parts.append(("author " if not where else f"{where} author ")

@@ -296,3 +296,13 @@ def test_others_besides_the_paper_in_view(assistant: Assistant) -> None:
         got = [c.title for c in assistant.ask(q, history=history).citations]
         assert got and not any(t.startswith("MotionStone") for t in got), q
         assert any(t.startswith("PhysRVG") for t in got), q
+
+
+def test_undated_papers_are_a_filter_not_everything(assistant: Assistant) -> None:
+    """'papers without a date' used to list all 31 papers (the words were dropped, no filter was left)."""
+    undated = {p.paper_id for p in assistant.catalog.papers if not p.year or p.year_inferred}
+    assert 0 < len(undated) < len(assistant.catalog)
+    for q in ("papers without a date", "show me the undated entries", "how many papers have no year?"):
+        a = assistant.ask(q)
+        assert {c.paper_id for c in a.citations} == undated, q
+    assert not assistant.read("unlearning papers with a date in 2024").filters.undated
