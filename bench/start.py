@@ -112,7 +112,9 @@ def child_follow(args: argparse.Namespace) -> None:
     title, acronym = json.loads(args.paper)
     assistant = Assistant(load_settings())
     assistant.warm()
-    question = f"What is {acronym}?"
+    # by its full title: a synthetic name can also be an older paper's (at 100k papers some are), and "What is
+    # <name>?" then cites that one
+    question = f'What is "{title}" about?'
     assert not any(c.title == title for c in assistant.ask(question).citations)
     env = {**os.environ, "LABQA_HOME": args.ingest_home}
     t0 = time.monotonic()
