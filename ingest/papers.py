@@ -295,38 +295,17 @@ def _paper_text(p: Paper) -> str:
     return " ".join([p.title, p.abstract, *p.other_abstracts])
 
 
-def _lexical_candidates(docs: list[str], queries: list[str], batch: int = 256) -> list[list[int]]:
-    """The MERGE_CANDIDATES best BM25 matches (bm25s's index) among `docs` for each query. Scored here as one
-    sparse product per batch of queries: bm25s's retrieve scores one query at a time (np.add.at), which took
-    40 s for 6k abstracts against 100k listed papers; the sums are the same."""
+def _lexical_candidates(docs: list[str], queries: list[str]) -> list[list[int]]:
     if not docs:
         return [[] for _ in queries]
     import bm25s
-    import numpy as np
-    from scipy import sparse
 
     k = min(MERGE_CANDIDATES, len(docs))
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(docs, stopwords="en", show_progress=False), show_progress=False)
-    s = retriever.scores
-    n_terms = len(s["indptr"]) - 1  # bm25s's vocabulary may hold one more entry (the empty token) than it scores
-    vocab = {t: i for t, i in retriever.vocab_dict.items() if i < n_terms}
-    doc_term = sparse.csc_matrix((s["data"], s["indices"], s["indptr"]), shape=(s["num_docs"], n_terms))
-    term_doc = doc_term.T.tocsr()
     tokens = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
-    out: list[list[int]] = []
-    for start in range(0, len(tokens), batch):
-        part = tokens[start:start + batch]
-        rows = [i for i, toks in enumerate(part) for t in toks if t in vocab]
-        cols = [vocab[t] for toks in part for t in toks if t in vocab]
-        query_term = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(part), n_terms))
-        scores = (query_term @ term_doc).toarray()
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else \
-            np.tile(np.arange(scores.shape[1]), (len(part), 1))
-        for row, cand in zip(scores, top, strict=True):
-            best = sorted(cand.tolist(), key=lambda i: (-row[i], i))
-            out.append([i for i in best if row[i] > 0])
-    return out
+    ids, scores = retriever.retrieve(tokens, k=k, show_progress=False)
+    return [[int(i) for i, sc in zip(row, srow, strict=True) if sc > 0] for row, srow in zip(ids, scores, strict=True)]
 
 
 def _dedupe_ids(papers: list[Paper]) -> None:

@@ -11,7 +11,6 @@ import weakref
 from collections.abc import Iterator
 from functools import cached_property
 
-from rag import local_index
 from rag.answer_offline import Cited, compose
 from rag.catalog import Catalog
 from rag.citations import check
@@ -148,7 +147,9 @@ class Assistant:
             with self._load_lock:
                 self.__dict__["index"], self.__dict__["planner"] = new, planner
             new.local.save_derived()  # for processes that start later; after the switch, so it delays nothing
-            local_index.release_frozen()  # the previous version's objects can go now
+            from rag.local_index import release_frozen
+
+            release_frozen()  # the previous version's objects can go now
             return True
         except Exception as exc:  # keep answering from the current index; the next check tries again
             logging.getLogger(__name__).warning("could not load the store's new version: %s", exc)

@@ -57,6 +57,21 @@ def chronological(items: list[T], paper_of: Callable[[T], Paper], newest: bool) 
     return dated + [x for x in items if not paper_of(x).year]
 
 
+def mark(index: dict[T, set[str]], key: T, pid: str, add: bool, copied: set[tuple[int, object]] | None) -> None:
+    """Put `pid` under `key` of a multimap, or take it out (an emptied key goes). `copied`, while a structure is
+    updated from another one whose sets its dict still shares (only the outer dicts are copied): the
+    (index, key) whose set was copied already; a shared set is copied before its first change. None: change
+    in place."""
+    ids = index.get(key)
+    if ids is None or (copied is not None and (id(index), key) not in copied):
+        ids = index[key] = set(ids or ())
+        if copied is not None:
+            copied.add((id(index), key))
+    (ids.add if add else ids.discard)(pid)
+    if not ids:
+        del index[key]
+
+
 def _words(folded: str) -> list[str]:
     return _WORD.findall(folded)
 
@@ -68,7 +83,7 @@ class Catalog:
     authors: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self._shared: set[tuple[int, object]] | None = None
+        self._copied: set[tuple[int, object]] | None = None  # see `mark`; only while `updated` runs
         self._whole()
         self.by_year: dict[int, set[str]] = {}
         self.by_category: dict[str, set[str]] = {}
@@ -86,7 +101,7 @@ class Catalog:
         self.title_folded: dict[str, str] = {}
         for p in self.papers:
             self._index(p, True)
-        self._finish({k for p in self.papers for k in self._title_keys(p)})
+        self._finish({k for t in self.title_folded.values() for k in self._title_keys(t)})
 
     @classmethod
     def updated(cls, papers: list[Paper], previous: Catalog, removed: list[Paper], added: list[Paper]) -> Catalog:
@@ -94,7 +109,7 @@ class Catalog:
         `added` came; a changed paper is both) instead of rebuilt from every paper: the same indexes, in a
         fraction of the time (5 s at 100k papers), which is what a process following the store waits for."""
         c = cls.__new__(cls)
-        c.papers, c._shared = papers, set()
+        c.papers, c._copied = papers, set()
         c._whole()
         c.by_year, c.by_category = dict(previous.by_year), dict(previous.by_category)
         c.with_code = set(previous.with_code)
@@ -105,16 +120,13 @@ class Catalog:
         c.names_by_first_word = dict(previous.names_by_first_word)
         c.companions = {k: list(v) for k, v in previous.companions.items()}
         touched: set[str] = set()
-        for p in removed:
-            c._index(p, False)
-            touched.update(previous._title_keys(p))
-        for p in added:
-            c._index(p, True)
-            touched.update(c._title_keys(p))
+        for p, add in [*((p, False) for p in removed), *((p, True) for p in added)]:
+            c._index(p, add)
+            touched.update(c._title_keys(fold(p.title).strip()))
         changed = {p.paper_id for p in removed} | {p.paper_id for p in added}
         c._respell({" ".join(fold(a).split()) for p in [*removed, *added] for a in p.authors})
         c._finish(touched, changed)
-        c._shared = None
+        c._copied = None
         return c
 
     def _respell(self, keys: set[str]) -> None:
@@ -139,24 +151,12 @@ class Catalog:
         self.all_ids = frozenset(self.by_id)
 
     def _index(self, p: Paper, add: bool) -> None:
-        """Put one paper into the indexes, or take it out. While `updated` runs, a set still shared with the
-        previous catalog (it copies only the outer dicts) is copied before its first change."""
-        pid = p.paper_id
-
-        def mark(index: dict[T, set[str]], key: T) -> None:
-            ids = index.get(key)
-            if ids is None or (self._shared is not None and (id(index), key) not in self._shared):
-                ids = index[key] = set(ids or ())
-                if self._shared is not None:
-                    self._shared.add((id(index), key))
-            (ids.add if add else ids.discard)(pid)
-            if not ids:
-                del index[key]
-
+        """Put one paper into the indexes, or take it out."""
+        pid, copied = p.paper_id, self._copied
         if p.year:
-            mark(self.by_year, p.year)
+            mark(self.by_year, p.year, pid, add, copied)
         if p.category:
-            mark(self.by_category, p.category)
+            mark(self.by_category, p.category, pid, add, copied)
         (self.with_code.add if add and p.has_code else self.with_code.discard)(pid)
         for key, known in (("authors", bool(p.authors)), ("category", bool(p.category)), ("year", bool(p.year)),
                            ("code", p.has_code or any(s.kind in CODE_SOURCES for s in p.provenance))):
@@ -166,22 +166,21 @@ class Catalog:
             if add:
                 self.author_by_folded.setdefault(key, a)
             for w in key.split():
-                mark(self.by_name_word, w)
+                mark(self.by_name_word, w, pid, add, copied)
+        title = fold(p.title).strip()
         if add:
-            self.title_folded[pid] = fold(p.title).strip()
+            self.title_folded[pid] = title
         else:
             self.title_folded.pop(pid, None)
-        title = fold(p.title).strip()
-        for name in self._title_keys(p):
-            mark(self.title_names, name)
+        for name in self._title_keys(title):
+            mark(self.title_names, name, pid, add, copied)
         for text in self._quote_keys(p, title):
-            mark(self.quotes, text)
+            mark(self.quotes, text, pid, add, copied)
 
     @staticmethod
-    def _title_keys(p: Paper) -> set[str]:
-        """The names a title gives its paper: the folded title (also without an opening quote) and the short
+    def _title_keys(t: str) -> set[str]:
+        """The names a folded title gives its paper: the title (also without an opening quote) and the short
         name before its colon ('VoP' of 'VoP: Text-Video …')."""
-        t = fold(p.title).strip()
         keys = {t.lstrip("\"“‘'( ")} if t else set()
         head = t.split(":")[0].strip("\"“”‘’' ") if ":" in t else ""
         if len(head) >= 3 and head != t:
@@ -215,8 +214,9 @@ class Catalog:
                 firsts.setdefault(words[0], set()).add(name)
         for first, group in firsts.items():
             kept = [(n, pid) for n, pid in self.names_by_first_word.get(first, []) if n not in group]
-            kept += [(n, next(iter(self.title_names[n]))) for n in sorted(group, key=self._name_order)
-                     if len(self.title_names.get(n, ())) == 1]  # a short name two papers share names neither
+            unique = [(n, next(iter(self.title_names[n]))) for n in group
+                      if len(self.title_names.get(n, ())) == 1]  # a short name two papers share names neither
+            kept += sorted(unique, key=lambda e: (self.position[e[1]], e[0]))
             if kept:
                 self.names_by_first_word[first] = kept
             else:
@@ -226,22 +226,16 @@ class Catalog:
             # quotes of the changed papers' titles by any paper, and the changed papers' own quotes, are redone
             for pid in list(scan):
                 scan.extend(q for q in self.quotes.get(self.title_folded[pid], ()) if q in self.by_id)
-            for other in list(self.companions):
-                kept_ids = [pid for pid in self.companions[other] if pid not in changed and pid in self.by_id
-                            and other in self.by_id and other not in changed]
-                if kept_ids:
-                    self.companions[other] = kept_ids
-                else:
-                    del self.companions[other]
+            # the others' entries stay, without the changed papers (redone below); a changed paper's own go
+            self.companions = {other: ids for other, pids in self.companions.items()
+                               if other in self.by_id and other not in changed
+                               and (ids := [pid for pid in pids if pid not in changed and pid in self.by_id])}
         for p in (self.by_id[pid] for pid in sorted(set(scan), key=self.position.__getitem__)):
             for other in self._titles_quoted_in(p):
                 if other != p.paper_id and p.paper_id not in self.companions.get(other, []):
                     self.companions.setdefault(other, []).append(p.paper_id)
         for other in self.companions:
             self.companions[other].sort(key=self.position.__getitem__)
-
-    def _name_order(self, name: str) -> tuple[int, str]:
-        return (min(self.position.get(pid, 0) for pid in self.title_names.get(name, {""})), name)
 
     def _titles_quoted_in(self, p: Paper) -> list[str]:
         """Other papers named by full title inside this paper's title ('Reproducibility Companion Paper: <title>')

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from rag.catalog import Catalog, fold
+from rag.catalog import Catalog, fold, mark
 from rag.lexicon import FIELD_ABBREVIATIONS
-from rag.text import Acronyms, acronym_definitions, sentences, terms
+from rag.text import Acronyms, acronym_definitions, recounted, sentences, terms
 from rag.types import Paper
 
 # A name-like word: two capitals ("EISAM", "VoP", "PoT-AU"), or a capital and a digit ("CURE4Rec", "U2A").
@@ -94,25 +94,14 @@ class Linker:
         self.squashed_names = {k.replace(" ", "").replace("-", ""): n for k, n in self.full_names.items()}
 
     def _update(self, previous: Linker, removed: list[Paper], added: list[Paper]) -> None:
-        vocabulary, stems = Counter(previous.vocabulary), Counter(previous.stems)
-        for sign, papers in ((-1, removed), (1, added)):
-            for p in papers:
-                for counts, items in ((vocabulary, _words_of(p)), (stems, set(terms(_text_of(p))))):
-                    for w in items:
-                        counts[w] += sign
-                        if counts[w] <= 0:
-                            del counts[w]
-        own = dict(previous._own_names)
-        for sign, papers in ((-1, removed), (1, added)):
-            for p in papers:
-                for key in _names_of(p):
-                    ids = set(own.get(key, ()))  # a copy: the previous linker keeps its own
-                    (ids.add if sign > 0 else ids.discard)(p.paper_id)
-                    if ids:
-                        own[key] = ids
-                    else:
-                        own.pop(key, None)
-        self.__dict__.update(vocabulary=vocabulary, stems=stems, _own_names=own)
+        own, copied = dict(previous._own_names), set()  # the previous linker keeps its own sets
+        for p, add in [*((p, False) for p in removed), *((p, True) for p in added)]:
+            for key in _names_of(p):
+                mark(own, key, p.paper_id, add, copied)
+        self.__dict__.update(
+            vocabulary=recounted(previous.vocabulary, map(_words_of, removed), map(_words_of, added)),
+            stems=recounted(previous.stems, map(_stems_of, removed), map(_stems_of, added)),
+            _own_names=own)
         catalog_acronyms(self.catalog, previous.acronyms, removed, added)
 
     def warm(self) -> None:
@@ -142,7 +131,7 @@ class Linker:
         each, for `known`."""
         out: Counter[str] = Counter()
         for p in self.catalog.papers:
-            out.update(set(terms(_text_of(p))))
+            out.update(_stems_of(p))
         return out
 
     def known(self, word: str) -> bool:
@@ -380,6 +369,10 @@ def _text_of(p: Paper) -> str:
 
 def _abstracts_of(p: Paper) -> list[str]:
     return [p.abstract, *p.other_abstracts]
+
+
+def _stems_of(p: Paper) -> set[str]:
+    return set(terms(_text_of(p)))
 
 
 def _words_of(p: Paper) -> set[str]:

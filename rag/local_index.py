@@ -12,9 +12,9 @@ store's change log (rag.changes) by loading only the papers that changed.
                                  memory mapping), rows.pkl (chunk id, paper id, page of each row), texts.bin
                                  + offsets.npy (the chunk texts, memory-mapped)
 
-A version is a base segment plus small delta segments, and a base records file plus small delta files. Adding or changing papers writes a delta segment
-with only their chunks (scored with the collection's document frequencies, so its scores compare with the
-base's); a chunk that a paper no longer names is a tombstone, masked out of every search. When the deltas
+A version is a base segment plus small delta segments, and a base records file plus small delta files.
+Adding or changing papers writes a records delta and a delta segment with only their chunks (scored with
+the collection's document frequencies, so its scores compare with the base's); a chunk that a paper no longer names is a tombstone, masked out of every search. When the deltas
 grow past a share of the base they are merged into a new base. Every write goes to a new folder that is
 renamed into place, then CURRENT is replaced: a failed or killed writer leaves the previous version in use.
 A missing, stale or damaged copy is rebuilt from the store once, saying so on stderr.
@@ -47,7 +47,7 @@ from rag.errors import StoreError
 from rag.settings import Settings
 from rag.types import Paper
 
-SCHEMA = 4  # bump when the layout changes: older copies are then rebuilt
+SCHEMA = 5  # bump when the layout changes: older copies are then rebuilt
 MERGE_SHARE = 0.1  # deltas holding more than this share of the base's chunks are merged into a new base
 MERGE_MIN = 5000  # ... but small collections keep up to this many delta chunks before merging
 MAX_SEGMENTS = 8  # or when there are more segments than this
@@ -263,7 +263,7 @@ class LocalIndex:
     def __init__(self, root: Path, manifest: Manifest, records: dict[str, store.PaperRecord] | None,
                  segments: list[Segment], catalog: Catalog | None = None) -> None:
         """`records=None` (a writer that only adds a delta): every row counts as live, nothing is read."""
-        self.root, self.manifest, self.records, self.segments = root, manifest, records, segments
+        self.root, self.manifest, self.segments = root, manifest, segments
         self._catalog = catalog
         self._saved = catalog is not None  # the derived catalog state is on disk
         # (records, catalog) of an earlier version, to derive this one's catalog state from (see `catalog`)
@@ -504,8 +504,8 @@ def _checked(root: Path, rel: str, checksum: bool) -> tuple[str, list[int]]:
 
 def _segment_files(root: Path, name: str) -> dict[str, list[int]]:
     seg = root / "segments" / name
-    # Small files carry a checksum; the big memory-mapped arrays are checked by size (reading them whole to
-    # check them would cost what memory mapping saves).
+    # Small files carry a checksum; big ones are checked by size (reading them whole to check them would cost
+    # what memory mapping saves; a damaged big records file fails to unpickle, which counts as damage too).
     return dict(_checked(root, str(f.relative_to(root)), f.stat().st_size < 8 * 2**20)
                 for f in sorted(seg.rglob("*")) if f.is_file())
 
@@ -533,7 +533,8 @@ def _write_version(root: Path, fp: str, version: int, epoch: str, records: list[
     for s in segments:
         files.update(_segment_files(root, s))
     for r in records:
-        files.update([_checked(root, f"{RECORDS}/{r}", True)])
+        path = root / RECORDS / r
+        files.update([_checked(root, f"{RECORDS}/{r}", path.stat().st_size < 8 * 2**20)])  # as for segments
     (tmp / "manifest.json").write_text(Manifest(name, fp, version, epoch, segments, files, records).to_json())
     _fsync_tree(tmp)
     os.replace(tmp, final)

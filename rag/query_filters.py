@@ -118,7 +118,8 @@ MONTH_PHRASE = re.compile(rf"\b(?:(?:in|from|during|of|published in|released in|
 
 # "undated entries", "papers without a date", "the ones with no year", "where the year is missing"
 UNDATED = re.compile(r"\bundated\b|\b(?:without|with no|no|missing|lacking)\s+(?:a\s+|any\s+)?(?:publication\s+)?"
-                     r"(?:years?|dates?)\b|\b(?:the\s+)?(?:year|date)\s+(?:is\s+)?(?:missing|unknown|not given)\b", re.I)
+                     r"(?:years?|dates?)\b|\b(?:the\s+)?(?:year|date)\s+(?:is\s+)?(?:missing|unknown|not given)\b",
+                     re.I)
 
 
 def _undated(text: str, q: ParsedQuery, sp: Spans) -> None:

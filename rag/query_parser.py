@@ -128,8 +128,8 @@ def _inner_reference(text: str, sp: Spans) -> bool:
 
 def _respell_function_words(text: str, linker: Linker) -> str:
     """Misspelt function and question words respelt ("thsoe" → "those", "ther" → "there", "papres" →
-    "papers") and "&" written as "and", so the cues that read references and shapes see them. Collection, English and name words are
-    never touched."""
+    "papers") and "&" written as "and", so the cues that read references and shapes see them. Collection,
+    English and name words are never touched."""
     stop = stop_words()
 
     def fix(m: re.Match[str]) -> str:
@@ -229,8 +229,9 @@ PRONOUN_SUBJECT = re.compile(r"\b(?:did|do|does|were|are|is|was|have|has|had|can
 ELLIPTIC_WHICH = re.compile(r"^\W*(?:(?:and|so|ok|okay|now)\W+)?which\s+(?:ones?\s+|of them\s+)?(?:are|is|were|was|have|has|"
                             r"had|do|does|did|use|uses|used|mention|mentions|discuss|discusses|cover|covers)\b", re.I)
 OTHERS = re.compile(r"\b(?:anything|any|something|what|who)\s+else\b|\b(?:any|some)\s+(?:other|more)\s+(?:papers?|ones|"
-                    r"works?|studies)\b|\b(?:any|some)\s+others\b|\bare there (?:any )?(?:others|more)\b|\b(?:besides|apart from|aside from|other than|"
-                    r"except for|beyond)\s+(?:(?:those|these|that|this)(?:\s+(?:ones?|papers?))?|them|it|"
+                    r"works?|studies)\b|\b(?:any|some)\s+others\b|\bare there (?:any )?(?:others|more)\b|"
+                    r"\b(?:besides|apart from|aside from|other than|except for|beyond)\s+"
+                    r"(?:(?:those|these|that|this)(?:\s+(?:ones?|papers?))?|them|it|"
                     r"the ones (?:above|you (?:listed|mentioned)))\b", re.I)
 RELATIVE = re.compile(r"\b(?:(more recent|newer|later|fresher)|(older|earlier))\s+(?:ones?\s+|papers?\s+|works?\s+|"
                       r"studies\s+)?than\b", re.I)

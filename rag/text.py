@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from functools import lru_cache
 
 # Sentence ends: ., ! or ? then space and an upper-case letter/digit/quote — not after "e.g.", "i.e.",
@@ -66,6 +67,19 @@ def terms(text: str) -> list[str]:
     return _stemmer().stemWords(words)
 
 
+def recounted(counts: Counter[str], removed: Iterable[Iterable[str]], added: Iterable[Iterable[str]]) -> Counter[str]:
+    """A copy of per-document counts (each document's items counted once) with some documents taken out and
+    others put in; items no document has any more are dropped."""
+    out = Counter(counts)
+    for sign, docs in ((-1, removed), (1, added)):
+        for doc in docs:
+            for item in doc:
+                out[item] += sign
+                if out[item] <= 0:
+                    del out[item]
+    return out
+
+
 class Vocabulary:
     """Document frequencies over the papers, for IDF weights."""
 
@@ -84,12 +98,7 @@ class Vocabulary:
         """These frequencies with some documents' term sets taken out and others put in (a new object)."""
         v = Vocabulary([])
         v.n = self.n - len(removed) + len(added)
-        v.df = Counter(self.df)
-        v.df.subtract(t for s in removed for t in s)
-        v.df.update(t for s in added for t in s)
-        for t in {t for s in removed for t in s}:
-            if v.df[t] <= 0:
-                del v.df[t]
+        v.df = recounted(self.df, removed, added)
         return v
 
     def idf(self, term: str) -> float:
@@ -151,7 +160,7 @@ class Acronyms:
                 # every word must count ("Image-to-Image" would make any "image … image" an acronym)
                 if len(key) >= 2 and len(set(key)) == len(key) == len(re.findall(r"[A-Za-z0-9]+", expansion)) \
                         and short:
-                    counter = self.votes[key] = Counter(self.votes.get(key, ()))  # a copy: others share the old
+                    counter = self.votes.setdefault(key, Counter())
                     counter[short[0]] += sign
                     if counter[short[0]] <= 0:
                         del counter[short[0]]
@@ -171,7 +180,7 @@ class Acronyms:
         """These acronyms with some texts taken out and others put in (the collection changed), the same as
         Acronyms of the new texts; this one is left as it is (a running process still reads it)."""
         new = Acronyms([])
-        new.votes = dict(self.votes)
+        new.votes = {k: Counter(v) for k, v in self.votes.items()}  # this one's counters stay as they are
         new._count(removed, -1)
         new._count(added, 1)
         new._index()
